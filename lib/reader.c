@@ -27,6 +27,7 @@ struct sp_reader {
 	int eof;
 	int dead;         /* a fatal error was returned; it is returned again */
 	int skipline;     /* ASCII: inside an over-long line already reported */
+	size_t scanned;   /* ASCII: bytes after start known to hold no newline */
 	uint64_t skip;    /* binary: bytes of a refused record still to discard */
 	int swapped, nsec; /* pcap header */
 	int hdr_seen;
@@ -345,12 +346,15 @@ static int frame_ascii(struct sp_reader *r, struct sp_pkt *p)
 	for (;;) {
 		const uint8_t *s = r->buf + r->start;
 		size_t have = r->end - r->start;
-		const uint8_t *nl = memchr(s, '\n', have);
+		/* Not rescanning what an earlier call searched keeps tiny reads of long lines linear. */
+		const uint8_t *nl = r->scanned < have ? memchr(s + r->scanned, '\n', have - r->scanned) : NULL;
 		if (!nl) {
+			r->scanned = have;
 			if (have < r->cap)
 				return NEED;
 			/* A line longer than any valid frame's: report once, then discard up to its end. */
 			take(r, have);
+			r->scanned = 0;
 			if (r->skipline)
 				return NEED;
 			r->skipline = 1;
@@ -362,6 +366,7 @@ static int frame_ascii(struct sp_reader *r, struct sp_pkt *p)
 		}
 		size_t len = (size_t)(nl - s);
 		take(r, len + 1);
+		r->scanned = 0;
 		if (r->skipline) {
 			r->skipline = 0;
 			continue;
