@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "stdpkt.h"
+#include "internal.h"
 
 /* Low nibble = value; 0xF0 marks a non-hex byte so two lookups OR-ed test both digits at once. */
 static const uint8_t hexval[256] = {
@@ -83,11 +84,172 @@ int sp_ascii_encode(char *out, const struct sp_pkt *p, int with_ts)
 	return (int)(o - out);
 }
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+/* Shuffle masks: [lane * 3 + {space, high digit, low digit}], filled once at load time. */
+static int8_t mask[9][16] __attribute__((aligned(16)));
+static int ssse3;
+
+__attribute__((constructor)) static void decode16_init(void)
+{
+	for (int l = 0; l < 3; l++)
+		for (int k = 0; k < 3; k++)
+			for (int t = 0; t < 16; t++) {
+				int i = 3 * t + k - 16 * l;
+				mask[l * 3 + k][t] = (int8_t)(i >= 0 && i < 16 ? i : -128);
+			}
+	ssse3 = __builtin_cpu_supports("ssse3");
+}
+
+/*
+ * Sixteen " HH" tokens (48 bytes) at a time: three shuffles gather the high digits, three the
+ * low digits and three the separators from the three 16-byte loads.  Returns the bytes decoded,
+ * a multiple of 16; stops at the first group that is not sixteen canonical tokens.
+ */
+__attribute__((target("ssse3"))) static size_t decode16(const unsigned char *q, size_t avail, uint8_t *out,
+							  size_t room, int slack)
+{
+	const __m128i spc = _mm_set1_epi8(' '), c0 = _mm_set1_epi8('0' - 1), c9 = _mm_set1_epi8('9' + 1);
+	const __m128i ca = _mm_set1_epi8('a' - 1), cf = _mm_set1_epi8('f' + 1), x20 = _mm_set1_epi8(0x20);
+	const __m128i d0 = _mm_set1_epi8('0'), da = _mm_set1_epi8('a' - 10);
+	size_t n = 0;
+	/*
+	 * With slack (48 readable bytes past the line and 16 writable past the frame, as the
+	 * reader's buffers have), a last group of fewer than sixteen tokens that ends the line is
+	 * decoded in the same way, checking only its own lanes.
+	 */
+	while (room - n >= 16 && (avail >= 48 || (slack && avail >= 3 && avail % 3 == 0))) {
+		unsigned lanes = avail >= 48 ? 0xFFFF : (1u << (avail / 3)) - 1;
+		__m128i l0 = _mm_loadu_si128((const __m128i *)q), l1 = _mm_loadu_si128((const __m128i *)(q + 16));
+		__m128i l2 = _mm_loadu_si128((const __m128i *)(q + 32)), v[3];
+		for (int k = 0; k < 3; k++)
+			v[k] = _mm_or_si128(_mm_or_si128(_mm_shuffle_epi8(l0, *(const __m128i *)mask[k]),
+							 _mm_shuffle_epi8(l1, *(const __m128i *)mask[3 + k])),
+					    _mm_shuffle_epi8(l2, *(const __m128i *)mask[6 + k]));
+		if (((unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v[0], spc)) & lanes) != lanes)
+			break;
+		__m128i nib[2];
+		int ok = 1;
+		for (int k = 1; k < 3; k++) {
+			__m128i c = v[k], lc = _mm_or_si128(c, x20);
+			__m128i dig = _mm_and_si128(_mm_cmpgt_epi8(c, c0), _mm_cmpgt_epi8(c9, c));
+			__m128i let = _mm_and_si128(_mm_cmpgt_epi8(lc, ca), _mm_cmpgt_epi8(cf, lc));
+			ok &= ((unsigned)_mm_movemask_epi8(_mm_or_si128(dig, let)) & lanes) == lanes;
+			nib[k - 1] = _mm_or_si128(_mm_and_si128(dig, _mm_sub_epi8(c, d0)),
+						  _mm_andnot_si128(dig, _mm_sub_epi8(lc, da)));
+		}
+		if (!ok)
+			break;
+		_mm_storeu_si128((__m128i *)(out + n), _mm_or_si128(_mm_slli_epi16(nib[0], 4), nib[1]));
+		if (lanes != 0xFFFF)
+			return n + avail / 3;
+		n += 16;
+		q += 48;
+		avail -= 48;
+	}
+	return n;
+}
+#endif
+
 static inline uint16_t ld16(const unsigned char *p)
 {
 	uint16_t v;
 	memcpy(&v, p, 2);
 	return v; /* little-endian: p[0] in the low byte, as pairval is indexed */
+}
+
+#if defined(__x86_64__)
+/*
+ * The reader's hot path: a canonical line ([TS ]DST SRC TYPE then " HH" tokens, '\n') decoded
+ * straight from the stream buffer, finding the newline in the same vector pass, so the line is
+ * read once.  Returns the bytes taken including the newline, or 0 when the line is not canonical
+ * or not wholly in s[0..have): the caller then frames it the general way.  Needs SP_SLACK.
+ */
+__attribute__((target("ssse3"))) static size_t line_fast(const unsigned char *s, size_t have, uint8_t *frame,
+							   uint32_t maxframe, struct sp_pkt *p)
+{
+	size_t h = 0;
+	int64_t ts = SP_TS_NONE;
+	if (have > 47 && s[16] == ' ' && s[29] == ' ' && s[42] == ' ') {
+		uint64_t v = 0;
+		uint16_t bad = 0;
+		for (int i = 0; i < 16; i += 2) {
+			uint16_t b = pairval[ld16(s + i)];
+			bad |= b;
+			v = v << 8 | (uint8_t)b;
+		}
+		if (bad & 0x100)
+			return 0;
+		ts = (int64_t)v;
+		h = 17;
+	}
+	const unsigned char *q = s + h;
+	if (have < h + 31 || q[12] != ' ' || q[25] != ' ' || maxframe < 14 + 16)
+		return 0;
+	static const uint8_t pos[14] = { 0, 2, 4, 6, 8, 10, 13, 15, 17, 19, 21, 23, 26, 28 };
+	uint16_t bad = 0;
+	for (int i = 0; i < 14; i++) {
+		uint16_t b = pairval[ld16(q + pos[i])];
+		bad |= b;
+		frame[i] = (uint8_t)b;
+	}
+	if (bad & 0x100)
+		return 0;
+	q += 30;
+	const unsigned char *end = s + have;
+	const __m128i spc = _mm_set1_epi8(' '), nl = _mm_set1_epi8('\n');
+	const __m128i c0 = _mm_set1_epi8('0' - 1), c9 = _mm_set1_epi8('9' + 1);
+	const __m128i ca = _mm_set1_epi8('a' - 1), cf = _mm_set1_epi8('f' + 1), x20 = _mm_set1_epi8(0x20);
+	const __m128i d0 = _mm_set1_epi8('0'), da = _mm_set1_epi8('a' - 10);
+	uint32_t n = 14;
+	for (;;) {
+		if (maxframe - n < 16)
+			return 0;
+		__m128i l0 = _mm_loadu_si128((const __m128i *)q), l1 = _mm_loadu_si128((const __m128i *)(q + 16));
+		__m128i l2 = _mm_loadu_si128((const __m128i *)(q + 32)), v[3];
+		for (int k = 0; k < 3; k++)
+			v[k] = _mm_or_si128(_mm_or_si128(_mm_shuffle_epi8(l0, *(const __m128i *)mask[k]),
+							 _mm_shuffle_epi8(l1, *(const __m128i *)mask[3 + k])),
+					    _mm_shuffle_epi8(l2, *(const __m128i *)mask[6 + k]));
+		unsigned sp = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v[0], spc));
+		unsigned nlm = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v[0], nl));
+		unsigned k = nlm ? (unsigned)__builtin_ctz(nlm) : 16, lanes = (1u << k) - 1;
+		if ((sp & lanes) != lanes || q + 3 * k + (nlm ? 0 : 2) >= end)
+			return 0;
+		if (k) {
+			__m128i nib[2];
+			for (int j = 1; j < 3; j++) {
+				__m128i c = v[j], lc = _mm_or_si128(c, x20);
+				__m128i dig = _mm_and_si128(_mm_cmpgt_epi8(c, c0), _mm_cmpgt_epi8(c9, c));
+				__m128i let = _mm_and_si128(_mm_cmpgt_epi8(lc, ca), _mm_cmpgt_epi8(cf, lc));
+				if (((unsigned)_mm_movemask_epi8(_mm_or_si128(dig, let)) & lanes) != lanes)
+					return 0;
+				nib[j - 1] = _mm_or_si128(_mm_and_si128(dig, _mm_sub_epi8(c, d0)),
+							  _mm_andnot_si128(dig, _mm_sub_epi8(lc, da)));
+			}
+			_mm_storeu_si128((__m128i *)(frame + n), _mm_or_si128(_mm_slli_epi16(nib[0], 4), nib[1]));
+		}
+		n += k;
+		q += 3 * k;
+		if (nlm) {
+			p->data = frame;
+			p->caplen = p->wirelen = n;
+			p->ts = ts;
+			return (size_t)(q + 1 - s);
+		}
+	}
+}
+#endif
+
+size_t sp_ascii_line_fast(const char *s, size_t have, uint8_t *frame, uint32_t maxframe, struct sp_pkt *p)
+{
+#if defined(__x86_64__)
+	if (ssse3)
+		return line_fast((const unsigned char *)s, have, frame, maxframe, p);
+#endif
+	(void)s, (void)have, (void)frame, (void)maxframe, (void)p;
+	return 0;
 }
 
 static int bad(char *errbuf, const unsigned char *line, const unsigned char *at, const char *why)
@@ -99,6 +261,12 @@ static int bad(char *errbuf, const unsigned char *line, const unsigned char *at,
 
 int sp_ascii_decode(const char *line, size_t len, uint8_t *frame, uint32_t maxframe,
 		    struct sp_pkt *p, char *errbuf)
+{
+	return sp_ascii_decode_x(line, len, frame, maxframe, p, errbuf, 0);
+}
+
+int sp_ascii_decode_x(const char *line, size_t len, uint8_t *frame, uint32_t maxframe,
+		      struct sp_pkt *p, char *errbuf, int slack)
 {
 	const unsigned char *s = (const unsigned char *)line, *e = s + len;
 	const unsigned char *q = s;
@@ -130,6 +298,13 @@ int sp_ascii_decode(const char *line, size_t len, uint8_t *frame, uint32_t maxfr
 			n = 14;
 			first = 0;
 			q += 30;
+#if defined(__x86_64__)
+			if (ssse3) {
+				size_t k = decode16(q, (size_t)(e - q), frame + n, maxframe - n, slack);
+				n += (uint32_t)k;
+				q += 3 * k;
+			}
+#endif
 			while (e - q >= 12 && maxframe - n >= 4 && q[0] == ' ' && q[3] == ' ' && q[6] == ' ' &&
 			       q[9] == ' ') {
 				uint16_t a = pairval[ld16(q + 1)], b = pairval[ld16(q + 4)];

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "stdpkt.h"
+#include "internal.h"
 
 #define PCAP_MAGIC_US 0xa1b2c3d4u
 #define PCAP_MAGIC_NS 0xa1b23c4du
@@ -70,8 +71,8 @@ struct sp_reader *sp_reader_new(int fd, const struct sp_reader_conf *conf, char 
 		c.bufsize = need;
 	struct sp_reader *r = calloc(1, sizeof *r);
 	if (r) {
-		r->buf = malloc(c.bufsize);
-		r->frame = malloc(c.maxframe);
+		r->buf = calloc(1, c.bufsize + SP_SLACK);
+		r->frame = malloc(c.maxframe + SP_SLACK);
 	}
 	if (!r || !r->buf || !r->frame) {
 		if (r) {
@@ -333,7 +334,7 @@ static int ascii_line(struct sp_reader *r, struct sp_pkt *p, const uint8_t *s, s
 {
 	r->line++;
 	char why[SP_ERRBUF];
-	int rc = sp_ascii_decode((const char *)s, len, r->frame, r->maxframe, p, why);
+	int rc = sp_ascii_decode_x((const char *)s, len, r->frame, r->maxframe, p, why, 1);
 	if (rc == SP_EBAD) {
 		snprintf(r->err, sizeof r->err, "line %" PRIu64 ": %.200s", r->line, why);
 		r->st.bad++;
@@ -346,6 +347,14 @@ static int frame_ascii(struct sp_reader *r, struct sp_pkt *p)
 	for (;;) {
 		const uint8_t *s = r->buf + r->start;
 		size_t have = r->end - r->start;
+		if (!r->skipline && !r->scanned) {
+			size_t k = sp_ascii_line_fast((const char *)s, have, r->frame, r->maxframe, p);
+			if (k) {
+				take(r, k);
+				r->line++;
+				return 1;
+			}
+		}
 		/* Not rescanning what an earlier call searched keeps tiny reads of long lines linear. */
 		const uint8_t *nl = r->scanned < have ? memchr(s + r->scanned, '\n', have - r->scanned) : NULL;
 		if (!nl) {
