@@ -28,7 +28,8 @@ _netns=""
 _cleanup() {
 	set +e
 	eval "$_atexit"
-	for ns in $_netns; do
+	# mkns often runs in $(...), a subshell: the names it made are in a file, not a variable.
+	for ns in $_netns $(cat "$T/.netns" 2>/dev/null); do
 		# Processes still inside the namespace would keep its devices alive.
 		for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$pid" 2>/dev/null; done
 		ip netns del "$ns" 2>/dev/null
@@ -85,12 +86,12 @@ need_cmd() { for c; do command -v "$c" >/dev/null 2>&1 || skip_all "needs $c"; d
 mkns() {
 	local ns="$NSPREFIX-$1"
 	ip netns add "$ns" || return 1
-	_netns="$_netns $ns"
+	echo "$ns" >>"$T/.netns"
 	ip -n "$ns" link set lo up
 	echo "$ns"
 }
 # Records a namespace made elsewhere (by a tool under test) for removal at exit.
-own_ns() { _netns="$_netns $1"; }
+own_ns() { echo "$1" >>"$T/.netns"; }
 # veth NS1 IF1 NS2 IF2: a veth pair between two namespaces, both ends up.
 veth() {
 	ip link add "$2" netns "$1" type veth peer name "$4" netns "$3" || return 1
