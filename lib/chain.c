@@ -56,10 +56,19 @@ int sp_chain_is_stage_name(const char *comm)
 	return strcmp(comm, "stdpkt") == 0 || strcmp(comm, "pktlink") == 0;
 }
 
-/* Programs that fork the real command and wait: until the child appears they hide what runs. */
+/*
+ * Programs that run another one: they exec it (env, nice, setpriv, stdbuf)
+ * or fork it and wait (timeout).  Until the command runs they hide what the
+ * pipeline member really is, so a young one with no child is waited for.
+ */
 static int is_wrapper_name(const char *comm)
 {
-	return strcmp(comm, "timeout") == 0 || strcmp(comm, "time") == 0 || strcmp(comm, "strace") == 0;
+	static const char *const names[] = { "timeout", "time", "strace", "env", "nice", "ionice",
+					     "setpriv", "stdbuf", "chrt", "taskset", "nohup", "setsid" };
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (strcmp(comm, names[i]) == 0)
+			return 1;
+	return 0;
 }
 
 static uint64_t link_pipe_ino(const char *link)
@@ -371,6 +380,25 @@ static int pending(const struct table *t, const struct proc *p)
 	return s;
 }
 
+/* Whether pid holds pipe ino at any fd (a fork that has not yet moved it to 0 or 1). */
+static int holds_anywhere(pid_t pid, uint64_t ino)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
+	DIR *d = opendir(path);
+	if (!d)
+		return 0;
+	struct dirent *e;
+	int found = 0;
+	while (!found && (e = readdir(d))) {
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		found = fd_ino(pid, atoi(e->d_name)) == ino;
+	}
+	closedir(d);
+	return found;
+}
+
 /* ---- the walk ---- */
 
 enum { UP, DOWN };
@@ -431,6 +459,16 @@ static int walk(int dir, uint64_t ino, pid_t mysid, int64_t deadline, struct tab
 			    (unsigned long long)cur);
 			return 0;
 		}
+		/*
+		 * The shell forks a member, then moves the pipe to its fd 0 or 1,
+		 * then execs: a young fork holding our pipe elsewhere is on its way.
+		 */
+		for (size_t i = 0; i < t->n && !waiting && !holder; i++) {
+			const struct proc *p = &t->p[i];
+			if (p->uid == uid && p->sid == mysid && p->pid != getpid() && pending(t, p) &&
+			    holds_anywhere(p->pid, cur))
+				waiting = 1;
+		}
 		if (waiting && mono_ms() < deadline) {
 			sleep_ms(1);
 			continue;
@@ -468,6 +506,7 @@ struct side {
 	int64_t retry_at;
 	uint8_t buf[SP_CHAIN_HELLO_LEN];
 	size_t have;
+	int refused; /* connections from processes that do not hold the pipe */
 	char path[108];
 	struct walk w;
 	struct sp_chain_link *l;
@@ -568,6 +607,7 @@ static void step_up(struct side *s)
 		if (check_peer(fd, 1, s->w.far_ino, &pid, why, sizeof why) < 0) {
 			/* Not our neighbour: refuse it and keep waiting for the real one. */
 			close(fd);
+			s->refused++;
 			fmt(s->l->why, sizeof s->l->why, "%s", why);
 			return;
 		}
@@ -791,8 +831,10 @@ int sp_chain_meet(int in_fd, int out_fd, unsigned flags, int timeout_ms, struct 
 			for (int d = UP; d <= DOWN; d++) {
 				struct side *s = &sides[d];
 				if (s->state != S_DONE)
-					side_fail(s, SP_EIO, "stage %d (%s) did not meet us within %d ms", (int)s->w.pid,
-						  s->w.comm, timeout_ms);
+					side_fail(s, SP_EIO,
+						  "stage %d (%s) did not meet us within %d ms (%d impostor%s refused)",
+						  (int)s->w.pid, s->w.comm, timeout_ms, s->refused,
+						  s->refused == 1 ? "" : "s");
 			}
 			break;
 		}
@@ -811,6 +853,7 @@ int sp_chain_meet(int in_fd, int out_fd, unsigned flags, int timeout_ms, struct 
 		poll(pf, (nfds_t)n, wait);
 	}
 	if (sides[UP].lfd >= 0) {
+		/* Past this point no one can join: the name is gone, late connections are refused. */
 		close(sides[UP].lfd);
 		unlink(sides[UP].path);
 	}

@@ -88,7 +88,7 @@ static void *relay(void *arg)
 		/* Flush before a read that may block, so frames never wait in our buffer. */
 		if (!sp_reader_buffered(r)) {
 			if (w && sp_writer_flush(w) < 0) {
-				snprintf(f->err, sizeof f->err, "write failed '%s': %s", f->name,
+				snprintf(f->err, sizeof f->err, "relay failed '%s': %s", f->name,
 					 sp_writer_error(w));
 				f->failed = 1;
 				break;
@@ -107,14 +107,14 @@ static void *relay(void *arg)
 		if (rc2 == 0)
 			break;
 		if (rc2 < 0) {
-			snprintf(f->err, sizeof f->err, "read failed '%s': %s", f->name, sp_reader_error(r));
+			snprintf(f->err, sizeof f->err, "relay failed '%s': %s", f->name, sp_reader_error(r));
 			f->failed = 1;
 			break;
 		}
 		f->pkts++;
 		int wr = w ? sp_write(w, &p) : 0;
 		if (wr < 0 && wr != SP_EBAD) {
-			snprintf(f->err, sizeof f->err, "write failed '%s': %s", f->name, sp_writer_error(w));
+			snprintf(f->err, sizeof f->err, "relay failed '%s': %s", f->name, sp_writer_error(w));
 			f->failed = 1;
 			break;
 		}
@@ -134,7 +134,8 @@ out:
 	if (w) {
 		int fr = sp_writer_free(w);
 		if (fr < 0 && !f->failed) {
-			snprintf(f->err, sizeof f->err, "write failed '%s': %s", f->name, strerror(errno));
+			snprintf(f->err, sizeof f->err, "relay failed '%s': cannot flush: %s", f->name,
+				 strerror(errno));
 			f->failed = 1;
 		}
 	}
