@@ -47,10 +47,17 @@ sub to_first_packet {
 	}
 	close $ir; close $ow;
 	my $buf = "";
+	# A stage that never writes must not hang the bench.
+	local $SIG{ALRM} = sub { kill "KILL", $pid; die "stdpkt wrote nothing in 5 s\n" };
+	alarm 5;
 	my $n = sysread($or, $buf, 65536);
 	my $t = now() - $t0;
+	alarm 0;
 	kill "TERM", $pid; close $iw; close $or;
-	waitpid($pid, 0);
+	# SIGTERM must end the stage; if it has not after 2 s, say so and kill it.
+	my $w = 0;
+	for (1 .. 200) { $w = waitpid($pid, POSIX::WNOHANG()); last if $w; select(undef, undef, undef, 0.01) }
+	if (!$w) { warn "stdpkt-boot: stage still running 2 s after SIGTERM\n"; kill "KILL", $pid; waitpid($pid, 0) }
 	die "stdpkt wrote nothing before it ended (status $?)\n" unless $n;
 	my @f = split " ", $buf; $first{$f[2] // "?"}++;
 	return $t;
