@@ -421,6 +421,7 @@ static int walk(int dir, uint64_t ino, pid_t mysid, int64_t deadline, struct tab
 	uid_t uid = getuid();
 	const char *end = dir == UP ? "writer" : "reader";
 	uint64_t cur = ino;
+	int confirmed = 0;
 	memset(w, 0, sizeof *w);
 	for (;;) {
 		int rc = scan(t, mysid);
@@ -460,13 +461,14 @@ static int walk(int dir, uint64_t ino, pid_t mysid, int64_t deadline, struct tab
 			return 0;
 		}
 		/*
-		 * The shell forks a member, then moves the pipe to its fd 0 or 1,
-		 * then execs: a young fork holding our pipe elsewhere is on its way.
+		 * The shell makes the pipe, forks a member, which moves the pipe to
+		 * its fd 0 or 1 and execs; until then the pipe is only at another fd
+		 * of the shell or of the fork.  Whoever holds it so is on its way:
+		 * wait (at most the exec grace), rather than call the chain ended.
 		 */
-		for (size_t i = 0; i < t->n && !waiting && !holder; i++) {
+		for (size_t i = 0; i < t->n && !waiting && !holder && !other; i++) {
 			const struct proc *p = &t->p[i];
-			if (p->uid == uid && p->sid == mysid && p->pid != getpid() && pending(t, p) &&
-			    holds_anywhere(p->pid, cur))
+			if (p->uid == uid && p->sid == mysid && p->pid != getpid() && holds_anywhere(p->pid, cur))
 				waiting = 1;
 		}
 		if (waiting && mono_ms() < deadline) {
@@ -477,6 +479,15 @@ static int walk(int dir, uint64_t ino, pid_t mysid, int64_t deadline, struct tab
 			fmt(why, whylen, "chain ends: the %s of pipe:[%llu] is process %d of uid %u, not ours",
 			    end, (unsigned long long)cur, (int)other->pid, (unsigned)other->uid);
 			return 0;
+		}
+		if (!holder && !confirmed) {
+			/*
+			 * The shell may have forked the member and closed its own copy
+			 * between our scan and the look at its fds: the member, new
+			 * since the scan, shows in the next one.
+			 */
+			confirmed = 1;
+			continue;
 		}
 		if (!holder) {
 			fmt(why, whylen, "chain ends: no %s of ours holds pipe:[%llu]", end,
@@ -493,6 +504,7 @@ static int walk(int dir, uint64_t ino, pid_t mysid, int64_t deadline, struct tab
 			return 0;
 		}
 		cur = next;
+		confirmed = 0;
 	}
 }
 
