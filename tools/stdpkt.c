@@ -1,0 +1,1101 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* stdpkt.c: a pipeline stage that is a whole network stack: a fresh namespace whose TAP interfaces are streams. */
+/*
+ * Shape of a stage.
+ *  - main thread: parses options, makes the namespace (rootless through a
+ *    user namespace), creates one TAP per interface, configures it all by
+ *    rtnetlink, starts the command, then only waits (signalfd + eventfd)
+ *    and cleans up.
+ *  - per interface two threads, one per direction, so a stage never blocks
+ *    one direction on the other: `in` reads the interface's RX endpoint and
+ *    writes frames to the TAP, `out` reads the TAP and writes the TX endpoint,
+ *    flushing whenever the TAP has nothing more ready.  An endpoint is a
+ *    small value (kind, path, fd, format): "-", a FIFO or file, unix:PATH or
+ *    none, opened by its own thread, so a blocking FIFO open never stalls
+ *    anything else and stages may open each other's FIFOs in any order.  A
+ *    later duplex link only has to hand an already open fd to an endpoint.
+ *  - the command runs as pid 2 of a fresh PID namespace under a tiny init
+ *    (pid 1) that forwards signals and dies with us (PR_SET_PDEATHSIG), so
+ *    that when it ends the kernel kills every process the command left.
+ *  - with -n a watchdog forked before the namespace exists removes
+ *    /run/netns/NAME when our end of a pipe closes, even after kill -9.
+ *
+ * Super-frames (pcap interfaces).  A pcap interface opens its TAP with
+ * IFF_VNET_HDR and TSO/CSUM offloads.  Outgoing: a frame whose checksum the
+ * kernel left partial and that is not GSO gets its checksum finished here,
+ * so every ordinary frame on a stream is valid; a TCP GSO super-frame (up to
+ * 64 KiB) is written as one big ordinary IP frame whose TCP checksum field
+ * holds the pseudo-header sum.  Incoming: a TCP frame longer than the
+ * interface's MTU is handed to the kernel as GSO (gso_size from the MTU and
+ * its own headers, checksum partial), anything else as a plain frame that
+ * the kernel verifies.  ASCII and VDE interfaces carry only ordinary frames:
+ * their TAPs have no offloads, so the kernel segments and checksums.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <linux/virtio_net.h>
+#include <net/if.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "csum.h"
+#include "netns.h"
+#include "port.h"
+#include "stdpkt.h"
+
+#define MAXIF 16
+#define MAXADDR 16
+#define MAXSYSCTL 64
+#define BATCH 64
+#define VHLEN ((uint32_t)sizeof(struct virtio_net_hdr))
+
+static const char *prog = "stdpkt";
+
+/* One end of an interface's stream: where its frames come from or go to. */
+enum ep_kind { EP_NONE, EP_STDIO, EP_PATH, EP_UNIX };
+struct endpoint {
+	enum ep_kind kind;
+	const char *path;
+	int fd; /* -1 until opened */
+};
+
+struct iface {
+	char name[IFNAMSIZ];
+	struct endpoint rx, tx;
+	int format;
+	uint8_t mac[6];
+	int have_mac;
+	unsigned mtu;
+	struct sp_ipaddr addr[MAXADDR];
+	int naddr;
+	/* runtime */
+	struct sp_port *port;
+	int ifindex;
+	int vnet;
+	unsigned link_mtu;
+	pthread_t th_in, th_out;
+	int have_in, have_out;
+	atomic_int in_done, out_done;
+	uint64_t in_pkts, in_bytes, in_bad, in_refused; /* written by the in thread only */
+	uint64_t out_pkts, out_bytes, out_dropped;      /* written by the out thread only */
+	int shared_unix; /* rx and tx are one UNIX connection, opened by the in thread */
+	atomic_int shared_fd;
+};
+
+static struct iface ifs[MAXIF];
+static int nif = 1;
+static struct sp_ipaddr gws[4];
+static int ngw;
+static struct {
+	char *key, *val;
+} sysctls[MAXSYSCTL];
+static int nsysctl;
+static int opt_forward, opt_nat, opt_counts;
+static const char *opt_name, *opt_out;
+
+static int evfd = -1;   /* threads -> main: something ended */
+static int stopfd = -1; /* main -> out threads: drain, flush and end */
+static atomic_int epipe_seen, fatal_seen;
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: stdpkt [OPTIONS] [-- COMMAND [ARGS...]]\n"
+		"A network stack in a fresh namespace whose interfaces are packet streams.\n"
+		"Interfaces (eth0 reads stdin and writes stdout unless -I says otherwise):\n"
+		"  -I RX,TX      start the next interface (the first -I redefines eth0); RX and TX are\n"
+		"                '-' (stdin/stdout), a FIFO or file path, unix:PATH, or none\n"
+		"  -a ADDR/LEN   add an IPv4 or IPv6 address (repeatable)\n"
+		"  -m MAC        MAC address (default 02:PP:PP:PP:PP:II from pid and index)\n"
+		"  -M MTU        MTU\n"
+		"  -F FORMAT     stream format: ascii (default), pcap, vde\n"
+		"Stage:\n"
+		"  -g GATEWAY    default route via GATEWAY (repeat for IPv4 and IPv6)\n"
+		"  -f            forwarding on\n"
+		"  -s KEY=VALUE  a sysctl inside the stage (repeatable)\n"
+		"  --nat         masquerade what leaves by the last interface (implies -f)\n"
+		"  -n NAME       name the namespace for `ip netns` (/run/netns/NAME)\n"
+		"  -o FILE       the command's stdout and stderr go to FILE (default: our stderr)\n"
+		"  -C FILE       read options from FILE, one per line\n"
+		"  -c            print per-interface counts to stderr at exit\n"
+		"  -h            this help\n");
+}
+
+static void die_usage(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "%s: ", prog);
+	fprintf(stderr, fmt, arg);
+	fputc('\n', stderr);
+	fprintf(stderr, "usage: stdpkt [OPTIONS] [-- COMMAND [ARGS...]]  (stdpkt -h for help)\n");
+	exit(2);
+}
+
+static void parse_endpoint(struct endpoint *e, const char *s, const char *whole)
+{
+	e->fd = -1;
+	if (!*s)
+		die_usage("bad interface endpoints '%s': empty RX or TX", whole);
+	if (strcmp(s, "-") == 0)
+		e->kind = EP_STDIO;
+	else if (strcmp(s, "none") == 0)
+		e->kind = EP_NONE;
+	else if (strncmp(s, "unix:", 5) == 0) {
+		e->kind = EP_UNIX;
+		e->path = s + 5;
+		if (!*e->path || strlen(e->path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+			die_usage("bad unix socket path in '%s'", whole);
+	} else {
+		e->kind = EP_PATH;
+		e->path = s;
+	}
+}
+
+static int parse_mac(const char *s, uint8_t *mac)
+{
+	unsigned v[6];
+	char end;
+	if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &end) != 6)
+		return -1;
+	for (int i = 0; i < 6; i++)
+		mac[i] = (uint8_t)v[i];
+	return mac[0] & 1 ? -1 : 0; /* a multicast source address would be refused by the kernel */
+}
+
+/* Splits a config file into words appended to *av; '#' starts a comment. */
+static void read_config(const char *path, char ***av, int *ac, int *cap)
+{
+	FILE *f = fopen(path, "re");
+	if (!f) {
+		fprintf(stderr, "%s: cannot open '%s': %s\n", prog, path, strerror(errno));
+		exit(2);
+	}
+	char *line = NULL;
+	size_t n = 0;
+	while (getline(&line, &n, f) >= 0) {
+		char *h = strchr(line, '#');
+		if (h && (h == line || h[-1] == ' ' || h[-1] == '\t'))
+			*h = 0;
+		for (char *sv, *w = strtok_r(line, " \t\r\n", &sv); w; w = strtok_r(NULL, " \t\r\n", &sv)) {
+			if (*ac + 2 >= *cap) {
+				*cap *= 2;
+				*av = realloc(*av, (size_t)*cap * sizeof **av);
+				if (!*av)
+					exit(1);
+			}
+			(*av)[(*ac)++] = strdup(w);
+		}
+	}
+	free(line);
+	fclose(f);
+}
+
+/* Replaces every -C FILE before `--` by the file's words, in place, so option order is kept. */
+static char **expand_config(int argc, char **argv, int *outc)
+{
+	int cap = argc + 16, ac = 0, depth = 0;
+	char **av = malloc((size_t)cap * sizeof *av);
+	if (!av)
+		exit(1);
+	av[ac++] = argv[0];
+	int i = 1;
+	for (; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--") == 0)
+			break;
+		if (strcmp(a, "-C") == 0 || (strncmp(a, "-C", 2) == 0 && a[2])) {
+			const char *file = a[2] ? a + 2 : (i + 1 < argc ? argv[++i] : NULL);
+			if (!file)
+				die_usage("option requires an argument -- '%s'", "C");
+			if (++depth > 8)
+				die_usage("too many config files at '%s'", file);
+			read_config(file, &av, &ac, &cap);
+			continue;
+		}
+		/* An option's argument is never taken for -C. */
+		if (a[0] == '-' && a[1] && strchr("IamMFgsno", a[1]) && !a[2] && i + 1 < argc) {
+			if (ac + 3 >= cap)
+				av = realloc(av, (size_t)(cap *= 2) * sizeof *av);
+			av[ac++] = argv[i++];
+		}
+		if (ac + 2 >= cap)
+			av = realloc(av, (size_t)(cap *= 2) * sizeof *av);
+		if (!av)
+			exit(1);
+		av[ac++] = argv[i];
+	}
+	for (; i < argc; i++) {
+		if (ac + 2 >= cap)
+			av = realloc(av, (size_t)(cap *= 2) * sizeof *av);
+		if (!av)
+			exit(1);
+		av[ac++] = argv[i];
+	}
+	av[ac] = NULL;
+	*outc = ac;
+	return av;
+}
+
+static void parse_args(int argc, char **argv, char ***cmd)
+{
+	static const struct option lo[] = {
+		{ "nat", no_argument, NULL, 'N' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char eb[SP_ERRBUF];
+	int c, started = 0;
+	struct iface *cur = &ifs[0];
+	cur->rx.kind = EP_STDIO;
+	cur->tx.kind = EP_STDIO;
+	cur->rx.fd = cur->tx.fd = -1;
+	cur->format = SP_FMT_ASCII;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+I:a:m:M:F:g:fs:n:o:ch", lo, NULL)) != -1) {
+		switch (c) {
+		case 'I': {
+			if (started) {
+				if (nif >= MAXIF)
+					die_usage("too many interfaces at '%s'", optarg);
+				cur = &ifs[nif++];
+				cur->format = SP_FMT_ASCII;
+			}
+			started = 1;
+			char *s = strdup(optarg), *comma = s ? strchr(s, ',') : NULL;
+			if (!comma)
+				die_usage("bad interface endpoints '%s': want RX,TX", optarg);
+			*comma = 0;
+			parse_endpoint(&cur->rx, s, optarg);
+			parse_endpoint(&cur->tx, comma + 1, optarg);
+			break;
+		}
+		case 'a':
+			if (cur->naddr >= MAXADDR)
+				die_usage("too many addresses at '%s'", optarg);
+			if (sp_ipaddr_parse(optarg, &cur->addr[cur->naddr], eb) < 0 ||
+			    cur->addr[cur->naddr].plen < 0)
+				die_usage("bad address '%s': want ADDR/LEN", optarg);
+			cur->naddr++;
+			break;
+		case 'm':
+			if (parse_mac(optarg, cur->mac) < 0)
+				die_usage("bad mac address '%s'", optarg);
+			cur->have_mac = 1;
+			break;
+		case 'M': {
+			uint64_t v;
+			if (sp_parse_num(optarg, 68, 65535, 0, &v) < 0)
+				die_usage("bad mtu '%s': want 68..65535", optarg);
+			cur->mtu = (unsigned)v;
+			break;
+		}
+		case 'F': {
+			int f = sp_format_parse(optarg);
+			if (f != SP_FMT_ASCII && f != SP_FMT_PCAP && f != SP_FMT_VDE)
+				die_usage("bad format '%s': want ascii, pcap or vde", optarg);
+			cur->format = f;
+			break;
+		}
+		case 'g':
+			if ((size_t)ngw >= sizeof gws / sizeof gws[0])
+				die_usage("too many gateways at '%s'", optarg);
+			if (sp_ipaddr_parse(optarg, &gws[ngw], eb) < 0 || gws[ngw].plen >= 0)
+				die_usage("bad gateway '%s'", optarg);
+			ngw++;
+			break;
+		case 'f':
+			opt_forward = 1;
+			break;
+		case 's': {
+			char *eq = strchr(optarg, '=');
+			if (!eq || eq == optarg || nsysctl >= MAXSYSCTL)
+				die_usage("bad sysctl '%s': want KEY=VALUE", optarg);
+			sysctls[nsysctl].key = strndup(optarg, (size_t)(eq - optarg));
+			sysctls[nsysctl].val = eq + 1;
+			nsysctl++;
+			break;
+		}
+		case 'N':
+			opt_nat = opt_forward = 1;
+			break;
+		case 'n':
+			if (!sp_ns_name_ok(optarg))
+				die_usage("bad namespace name '%s'", optarg);
+			opt_name = optarg;
+			break;
+		case 'o':
+			opt_out = optarg;
+			break;
+		case 'c':
+			opt_counts = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		case '?':
+		default:
+			if (optopt && strchr("IamMFgsnoC", optopt))
+				die_usage("option requires an argument -- '%s'", (char[]){ (char)optopt, 0 });
+			if (optopt)
+				die_usage("unknown option -- '%s'", (char[]){ (char)optopt, 0 });
+			die_usage("unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc && strcmp(argv[optind - 1], "--") != 0)
+		die_usage("unexpected argument '%s': put the command after --", argv[optind]);
+	*cmd = optind < argc ? argv + optind : NULL;
+
+	int stdin_users = 0, stdout_users = 0;
+	for (int i = 0; i < nif; i++) {
+		snprintf(ifs[i].name, sizeof ifs[i].name, "eth%d", i);
+		stdin_users += ifs[i].rx.kind == EP_STDIO;
+		stdout_users += ifs[i].tx.kind == EP_STDIO;
+		if (!ifs[i].have_mac) {
+			uint32_t pid = (uint32_t)getpid();
+			uint8_t m[6] = { 0x02, (uint8_t)(pid >> 24), (uint8_t)(pid >> 16), (uint8_t)(pid >> 8),
+					 (uint8_t)pid, (uint8_t)i };
+			memcpy(ifs[i].mac, m, 6);
+		}
+		ifs[i].shared_unix = ifs[i].rx.kind == EP_UNIX && ifs[i].tx.kind == EP_UNIX &&
+				     strcmp(ifs[i].rx.path, ifs[i].tx.path) == 0;
+		atomic_store(&ifs[i].shared_fd, -1);
+	}
+	if (stdin_users > 1)
+		die_usage("stdin is the RX of more than one interface%s", "");
+	if (stdout_users > 1)
+		die_usage("stdout is the TX of more than one interface%s", "");
+}
+
+/* ---- endpoints ---- */
+
+static void notify(void)
+{
+	uint64_t one = 1;
+	if (write(evfd, &one, sizeof one) < 0) {
+		/* The counter cannot overflow in practice; nothing else to do. */
+	}
+}
+
+/* Opens an endpoint in its own thread: may block (a FIFO waits for its other end). */
+static int ep_open(struct iface *f, struct endpoint *e, int tx)
+{
+	if (e->kind == EP_STDIO)
+		return e->fd = tx ? 1 : 0;
+	if (e->kind == EP_UNIX) {
+		if (f->shared_unix && tx) {
+			/* The in thread connects; the out thread waits for that fd. */
+			while (atomic_load(&f->shared_fd) == -1)
+				usleep(1000);
+			return e->fd = atomic_load(&f->shared_fd);
+		}
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+		snprintf(sa.sun_path, sizeof sa.sun_path, "%s", e->path);
+		int s = -1;
+		/* The listener may start after us: retry for a while, as a FIFO open would wait. */
+		for (int i = 0; i < 10000; i++) {
+			s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+			if (s < 0)
+				break;
+			if (connect(s, (struct sockaddr *)&sa, sizeof sa) == 0)
+				break;
+			int err = errno;
+			close(s);
+			s = -1;
+			errno = err;
+			if (err != ENOENT && err != ECONNREFUSED)
+				break;
+			usleep(1000);
+		}
+		if (s < 0) {
+			fprintf(stderr, "%s: cannot connect to 'unix:%s': %s\n", prog, e->path, strerror(errno));
+			if (f->shared_unix)
+				atomic_store(&f->shared_fd, -2);
+			return -1;
+		}
+		if (f->shared_unix)
+			atomic_store(&f->shared_fd, s);
+		return e->fd = s;
+	}
+	int fd;
+	if (!tx) {
+		fd = open(e->path, O_RDONLY | O_CLOEXEC);
+	} else {
+		struct stat sb;
+		if (stat(e->path, &sb) == 0 && S_ISFIFO(sb.st_mode))
+			fd = open(e->path, O_WRONLY | O_CLOEXEC);
+		else
+			fd = open(e->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+	}
+	if (fd < 0) {
+		fprintf(stderr, "%s: cannot open '%s': %s\n", prog, e->path, strerror(errno));
+		return -1;
+	}
+	return e->fd = fd;
+}
+
+static const char *ep_name(const struct endpoint *e, int tx)
+{
+	if (e->kind == EP_STDIO)
+		return tx ? "stdout" : "stdin";
+	return e->path;
+}
+
+/* ---- frames: stream -> TAP ---- */
+
+/* Writes one stream frame to a vnet TAP, as GSO when it is a TCP frame longer than the link allows. */
+static int vnet_send(struct iface *f, const struct sp_pkt *p)
+{
+	struct virtio_net_hdr vh;
+	uint8_t hdr[14 + 60 + 60];
+	struct iovec iov[3];
+	int n = 0;
+	const uint8_t *b = p->data;
+	uint32_t len = p->caplen;
+	memset(&vh, 0, sizeof vh);
+	iov[n++] = (struct iovec){ &vh, VHLEN };
+	if (len > f->link_mtu + 14 && len >= 14 + 20) {
+		uint16_t et = (uint16_t)(b[12] << 8 | b[13]);
+		uint32_t ihl = 0, l4len = 0, sum = 0;
+		int ok = 0;
+		if (et == 0x0800 && (b[14] >> 4) == 4 && b[23] == 6) {
+			ihl = (b[14] & 15u) * 4;
+			uint32_t tot = (uint32_t)(b[16] << 8 | b[17]);
+			if (ihl >= 20 && tot > ihl && 14 + tot <= len) {
+				l4len = tot - ihl;
+				sum = sp_csum_pseudo4(b + 26, b + 30, 6, (uint16_t)l4len);
+				vh.gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
+				ok = 1;
+			}
+		} else if (et == 0x86dd && len >= 14 + 40 && (b[14] >> 4) == 6 && b[20] == 6) {
+			ihl = 40;
+			l4len = (uint32_t)(b[18] << 8 | b[19]);
+			if (l4len && 54 + l4len <= len) {
+				sum = sp_csum_pseudo6(b + 22, b + 38, 6, l4len);
+				vh.gso_type = VIRTIO_NET_HDR_GSO_TCPV6;
+				ok = 1;
+			}
+		}
+		uint32_t th = 14 + ihl, thl = 0;
+		if (ok && th + 20 <= len) {
+			thl = (b[th + 12] >> 4) * 4u;
+			ok = thl >= 20 && th + thl <= len && l4len > thl && f->link_mtu > ihl + thl;
+		} else {
+			ok = 0;
+		}
+		if (ok) {
+			if (b[th + 13] & 0x80) /* CWR: segments keep ECN as the sender meant */
+				vh.gso_type |= VIRTIO_NET_HDR_GSO_ECN;
+			vh.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+			vh.hdr_len = (uint16_t)(th + thl);
+			vh.gso_size = (uint16_t)(f->link_mtu - ihl - thl);
+			vh.csum_start = (uint16_t)th;
+			vh.csum_offset = 16;
+			/* CHECKSUM_PARTIAL wants the folded pseudo-header sum, not complemented. */
+			memcpy(hdr, b, th + thl);
+			uint16_t c = (uint16_t)~sp_csum_fold(sum);
+			memcpy(hdr + th + 16, &c, 2);
+			iov[n++] = (struct iovec){ hdr, th + thl };
+			b += th + thl;
+			len -= th + thl;
+		} else {
+			memset(&vh, 0, sizeof vh);
+		}
+	}
+	iov[n++] = (struct iovec){ (void *)b, len };
+	for (;;) {
+		ssize_t w = writev(f->port->fd, iov, n);
+		if (w >= 0)
+			return 0;
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN) {
+			struct pollfd pfd = { .fd = f->port->fd, .events = POLLOUT };
+			poll(&pfd, 1, 100);
+			continue;
+		}
+		return -1;
+	}
+}
+
+static void *in_thread(void *arg)
+{
+	struct iface *f = arg;
+	char eb[SP_ERRBUF];
+	struct sp_reader *r = NULL;
+	if (ep_open(f, &f->rx, 0) < 0) {
+		atomic_store(&fatal_seen, 1);
+		goto out;
+	}
+	/* ASCII interfaces also take pcap (auto-detected): a capture file can feed any stage. */
+	struct sp_reader_conf rc = { .format = f->format == SP_FMT_ASCII ? SP_FMT_AUTO : f->format };
+	r = sp_reader_new(f->rx.fd, &rc, eb);
+	if (!r) {
+		fprintf(stderr, "%s: cannot read '%s': %s\n", prog, ep_name(&f->rx, 0), eb);
+		atomic_store(&fatal_seen, 1);
+		goto out;
+	}
+	for (;;) {
+		struct sp_pkt p;
+		int n = sp_read(r, &p);
+		if (n == 1) {
+			f->in_pkts++;
+			f->in_bytes += p.caplen;
+			int rc2;
+			if (f->vnet) {
+				rc2 = vnet_send(f, &p) < 0 ? -1 : 1;
+				if (rc2 < 0 && (errno == EIO || errno == EBADFD))
+					break;
+				if (rc2 < 0)
+					f->in_refused++;
+			} else {
+				rc2 = sp_port_send(f->port, &p, 1);
+				if (rc2 < 0) {
+					fprintf(stderr, "%s: cannot send on '%s': %s\n", prog, f->name, f->port->err);
+					atomic_store(&fatal_seen, 1);
+					break;
+				}
+			}
+			continue;
+		}
+		if (n == SP_EBAD) {
+			f->in_bad++;
+			fprintf(stderr, "%s: skipped bad record '%s': %s\n", prog, ep_name(&f->rx, 0),
+				sp_reader_error(r));
+			continue;
+		}
+		if (n < 0) {
+			fprintf(stderr, "%s: cannot read '%s': %s\n", prog, ep_name(&f->rx, 0), sp_reader_error(r));
+			atomic_store(&fatal_seen, 1);
+		}
+		break;
+	}
+out:
+	atomic_store(&f->in_done, 1);
+	notify();
+	/* The reader is freed at exit; the out thread may still need a shared fd. */
+	return NULL;
+}
+
+/* ---- frames: TAP -> stream ---- */
+
+/* Strips the vnet header; finishes a partial checksum unless the frame is a GSO super-frame. */
+static void vnet_to_stream(struct sp_pkt *p)
+{
+	struct virtio_net_hdr vh;
+	memcpy(&vh, p->data, VHLEN);
+	uint8_t *b = (uint8_t *)p->data + VHLEN; /* the TAP port's own buffer: ours to edit */
+	uint32_t len = p->caplen - VHLEN;
+	if ((vh.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) && vh.gso_type == VIRTIO_NET_HDR_GSO_NONE) {
+		uint32_t cs = vh.csum_start, co = cs + vh.csum_offset;
+		if (cs < len && co + 2 <= len) {
+			uint16_t c = sp_csum(b + cs, len - cs, 0);
+			/* UDP sends 0 as "no checksum": a computed zero is written as its other form. */
+			if (c == 0 && vh.csum_offset == 6)
+				c = 0xffff;
+			memcpy(b + co, &c, 2);
+		}
+	}
+	p->data = b;
+	p->caplen = p->wirelen = len;
+}
+
+static void *out_thread(void *arg)
+{
+	struct iface *f = arg;
+	char eb[SP_ERRBUF];
+	struct sp_writer *w = NULL;
+	if (ep_open(f, &f->tx, 1) < 0) {
+		atomic_store(&fatal_seen, 1);
+		goto out;
+	}
+	struct sp_writer_conf wc = { .format = f->format };
+	w = sp_writer_new(f->tx.fd, &wc, eb);
+	if (!w) {
+		fprintf(stderr, "%s: cannot write '%s': %s\n", prog, ep_name(&f->tx, 1), eb);
+		atomic_store(&fatal_seen, 1);
+		goto out;
+	}
+	struct sp_pkt v[BATCH];
+	int stopping = 0;
+	for (;;) {
+		int n = sp_port_recv(f->port, v, BATCH);
+		if (n < 0) {
+			fprintf(stderr, "%s: cannot receive on '%s': %s\n", prog, f->name, f->port->err);
+			atomic_store(&fatal_seen, 1);
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			if (f->vnet)
+				vnet_to_stream(&v[i]);
+			int rc = sp_write(w, &v[i]);
+			if (rc == SP_EBAD) {
+				f->out_dropped++;
+				continue;
+			}
+			if (rc < 0)
+				goto werr;
+			f->out_pkts++;
+			f->out_bytes += v[i].caplen;
+		}
+		if (n == BATCH)
+			continue;
+		/* Nothing more ready: whatever is buffered goes out now, so a ping is never stuck. */
+		if (sp_writer_flush(w) < 0)
+			goto werr;
+		if (stopping)
+			break;
+		struct pollfd pfd[2] = { { .fd = f->port->fd, .events = POLLIN },
+					 { .fd = stopfd, .events = POLLIN } };
+		if (poll(pfd, 2, -1) < 0 && errno != EINTR)
+			break;
+		if (pfd[1].revents)
+			stopping = 1; /* one more non-blocking pass drains the TAP */
+	}
+	goto out;
+werr:
+	if (errno == EPIPE) {
+		atomic_store(&epipe_seen, 1);
+	} else {
+		fprintf(stderr, "%s: cannot write '%s': %s\n", prog, ep_name(&f->tx, 1), sp_writer_error(w));
+		atomic_store(&fatal_seen, 1);
+	}
+out:
+	if (w && !atomic_load(&epipe_seen))
+		sp_writer_flush(w);
+	atomic_store(&f->out_done, 1);
+	notify();
+	return NULL;
+}
+
+/* ---- the command, under its own init ---- */
+
+struct init_arg {
+	char **cmd;
+	int outfd, errfd;
+};
+static volatile pid_t cmd_pid;
+
+static void fwd_signal(int sig)
+{
+	if (cmd_pid > 0)
+		kill(cmd_pid, sig);
+}
+
+static void put(int fd, const char *s)
+{
+	if (write(fd, s, strlen(s)) < 0) {
+		/* Nowhere left to report. */
+	}
+}
+
+/* pid 1 of the command's PID namespace: only async-signal-safe calls from here on. */
+static int init_main(void *arg)
+{
+	struct init_arg *a = arg;
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	int nul = open("/dev/null", O_RDONLY);
+	if (nul < 0 || dup2(nul, 0) < 0 || dup2(a->outfd, 1) < 0 || dup2(a->errfd, 3) < 0 ||
+	    dup2(a->outfd, 2) < 0)
+		_exit(126);
+	fcntl(3, F_SETFD, FD_CLOEXEC);
+	/* Nothing of the stage may stay open here: not the packet stream, not a TAP. */
+	close_range(4, ~0u, 0);
+	if (getppid() != 0) {
+		/* not reached: our parent is outside our PID namespace */
+	}
+	sigset_t all;
+	sigfillset(&all);
+	pid_t pid = fork();
+	if (pid < 0)
+		_exit(126);
+	if (pid == 0) {
+		struct sigaction dfl = { .sa_handler = SIG_DFL };
+		for (int s = 1; s < NSIG; s++)
+			sigaction(s, &dfl, NULL);
+		sigprocmask(SIG_UNBLOCK, &all, NULL);
+		execvp(a->cmd[0], a->cmd);
+		int err = errno;
+		put(3, "stdpkt: cannot run '");
+		put(3, a->cmd[0]);
+		put(3, "': ");
+		put(3, strerror(err));
+		put(3, "\n");
+		_exit(err == ENOENT ? 127 : 126);
+	}
+	cmd_pid = pid;
+	struct sigaction fw = { .sa_handler = fwd_signal };
+	sigemptyset(&fw.sa_mask);
+	int fwds[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
+	for (size_t i = 0; i < sizeof fwds / sizeof fwds[0]; i++)
+		sigaction(fwds[i], &fw, NULL);
+	sigprocmask(SIG_UNBLOCK, &all, NULL);
+	for (;;) {
+		int st;
+		pid_t w = waitpid(-1, &st, 0);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			_exit(126);
+		if (w == pid)
+			_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+	}
+}
+
+/* ---- helpers run before any thread exists ---- */
+
+/* Runs argv quietly (its output to our stderr), waiting for it; returns its exit status or -1. */
+static int run_quiet(char *const argv[], int show_errors)
+{
+	pid_t pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		int nul = open("/dev/null", O_RDWR);
+		dup2(nul, 0);
+		dup2(show_errors ? 2 : nul, 1);
+		if (!show_errors)
+			dup2(nul, 2);
+		sigset_t all;
+		sigfillset(&all);
+		sigprocmask(SIG_UNBLOCK, &all, NULL);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	int st;
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static int setup_nat(const char *ifname)
+{
+	char rules[512];
+	snprintf(rules, sizeof rules,
+		 "add table inet stdpkt_nat; "
+		 "add chain inet stdpkt_nat post { type nat hook postrouting priority srcnat; }; "
+		 "add rule inet stdpkt_nat post oifname \"%s\" masquerade",
+		 ifname);
+	char *nft[] = { "nft", rules, NULL };
+	if (run_quiet(nft, 0) == 0)
+		return 0;
+	char *ipt[] = { "iptables", "-t", "nat", "-A", "POSTROUTING", "-o", (char *)ifname, "-j", "MASQUERADE", NULL };
+	return run_quiet(ipt, 1) == 0 ? 0 : -1;
+}
+
+/* The watchdog: removes /run/netns/NAME once the stage is gone, however it went. */
+static int start_watchdog(const char *name)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -1;
+	pid_t pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		close(p[1]);
+		setsid(); /* a kill of the stage's process group must not take the watchdog too */
+		signal(SIGINT, SIG_IGN);
+		signal(SIGTERM, SIG_IGN);
+		signal(SIGHUP, SIG_IGN);
+		signal(SIGPIPE, SIG_IGN);
+		int fd = open("/dev/null", O_RDWR);
+		dup2(fd, 0);
+		dup2(fd, 1);
+		/* stderr stays: a failed clean-up is worth a line */
+		char c;
+		int mounted = 0, done = 0;
+		ssize_t r;
+		while ((r = read(p[0], &c, 1)) != 0) {
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r < 0)
+				break;
+			if (c == 'M')
+				mounted = 1;
+			if (c == 'D')
+				done = 1;
+		}
+		if (mounted && !done) {
+			char eb[SP_ERRBUF];
+			if (sp_ns_unname(name, eb) < 0)
+				fprintf(stderr, "%s: %s\n", prog, eb);
+		}
+		_exit(0);
+	}
+	close(p[0]);
+	return p[1];
+}
+
+static void fail(const char *msg)
+{
+	fprintf(stderr, "%s: %s\n", prog, msg);
+	exit(1);
+}
+
+int main(int argc, char **argv)
+{
+	char eb[SP_ERRBUF];
+	char **cmd = NULL;
+	int ac;
+	char **av = expand_config(argc, argv, &ac);
+	parse_args(ac, av, &cmd);
+
+	int outfd = 2;
+	if (opt_out) {
+		outfd = open(opt_out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+		if (outfd < 0) {
+			fprintf(stderr, "%s: cannot open '%s': %s\n", prog, opt_out, strerror(errno));
+			return 1;
+		}
+	}
+
+	/* The stage dies with whoever started it: a chain left without its shell must not linger. */
+	pid_t ppid = getppid();
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() != ppid)
+		return 1;
+	/* Signals are taken synchronously by the main thread; every thread inherits this mask. */
+	sigset_t sigs;
+	sigemptyset(&sigs);
+	int caught[] = { SIGINT, SIGTERM, SIGHUP, SIGCHLD, SIGQUIT };
+	for (size_t i = 0; i < sizeof caught / sizeof caught[0]; i++)
+		sigaddset(&sigs, caught[i]);
+	sigprocmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN); /* a closed stream shows as EPIPE, handled as the end of the stage */
+
+	int wdfd = -1;
+	if (opt_name) {
+		if (geteuid() != 0)
+			fail("cannot name the namespace: -n needs root (it mounts under /run/netns)");
+		if ((wdfd = start_watchdog(opt_name)) < 0)
+			fail("cannot start the watchdog for -n");
+	}
+
+	int rootless;
+	if (sp_ns_create(&rootless, eb) < 0)
+		fail(eb);
+	if (opt_name) {
+		if (sp_ns_name(opt_name, eb) < 0)
+			fail(eb);
+		if (write(wdfd, "M", 1) != 1)
+			fail("cannot reach the watchdog");
+	}
+#define FAIL(...)                                                             \
+	do {                                                                  \
+		fprintf(stderr, "%s: ", prog);                                \
+		fprintf(stderr, __VA_ARGS__);                                 \
+		fputc('\n', stderr);                                          \
+		goto cleanup;                                                 \
+	} while (0)
+	int status = 1;
+	struct sp_nl *nl = NULL;
+	pid_t init_pid = -1;
+	if ((evfd = eventfd(0, EFD_CLOEXEC)) < 0 || (stopfd = eventfd(0, EFD_CLOEXEC)) < 0)
+		FAIL("cannot create an eventfd: %s", strerror(errno));
+	if (!(nl = sp_nl_open(eb)))
+		FAIL("%s", eb);
+	if (sp_nl_link_set(nl, 1, NULL, 0, 1, eb) < 0)
+		FAIL("%s", eb);
+	for (int i = 0; i < nif; i++) {
+		struct iface *f = &ifs[i];
+		int has6 = 0;
+		for (int k = 0; k < f->naddr; k++)
+			has6 |= f->addr[k].family == AF_INET6;
+		f->vnet = f->format == SP_FMT_PCAP;
+		struct sp_port_conf pc = { .flags = SP_PORT_RX | SP_PORT_TX | SP_PORT_NONBLOCK |
+						    (f->vnet ? SP_PORT_VNET : 0),
+					   .mac = f->mac, .mtu = f->mtu, .batch = BATCH };
+		f->port = sp_port_open("tap", f->name, &pc, eb);
+		if (!f->port) {
+			if (rootless && strstr(eb, "Permission denied"))
+				FAIL("%s (an ordinary user needs /dev/net/tun mode 0666, as on stock Debian)", eb);
+			FAIL("%s", eb);
+		}
+		f->ifindex = (int)if_nametoindex(f->port->name);
+		f->link_mtu = f->mtu ? f->mtu : 1500;
+		char key[64];
+		/* No IPv6 address: no IPv6 at all, so the stream carries only the traffic asked for. */
+		snprintf(key, sizeof key, "net/ipv6/conf/%.15s/disable_ipv6", f->name);
+		if (!has6 && sp_sysctl_set(key, "1", eb) < 0 && !strstr(eb, "no such key"))
+			FAIL("%s", eb);
+		if (sp_nl_link_set(nl, f->ifindex, NULL, 0, 1, eb) < 0)
+			FAIL("%s", eb);
+		for (int k = 0; k < f->naddr; k++)
+			if (sp_nl_addr_add(nl, f->ifindex, &f->addr[k], eb) < 0)
+				FAIL("%s on '%s'", eb, f->name);
+	}
+	for (int g = 0; g < ngw; g++)
+		if (sp_nl_route_default(nl, &gws[g], 0, eb) < 0)
+			FAIL("%s", eb);
+	if (opt_forward) {
+		if (sp_sysctl_set("net/ipv4/ip_forward", "1", eb) < 0 ||
+		    sp_sysctl_set("net/ipv6/conf/all/forwarding", "1", eb) < 0)
+			FAIL("%s", eb);
+	}
+	for (int k = 0; k < nsysctl; k++)
+		if (sp_sysctl_set(sysctls[k].key, sysctls[k].val, eb) < 0)
+			FAIL("%s", eb);
+	if (opt_nat && setup_nat(ifs[nif - 1].name) < 0)
+		FAIL("cannot set up masquerading on '%s': neither nft nor iptables worked", ifs[nif - 1].name);
+
+	/* The command starts before any thread exists: a clone of a threaded process could inherit held locks. */
+	if (cmd) {
+		static struct init_arg ia;
+		ia.cmd = cmd;
+		ia.outfd = outfd;
+		ia.errfd = 2;
+		size_t stsz = 256 << 10;
+		char *stack = malloc(stsz);
+		if (!stack)
+			FAIL("cannot allocate: %s", strerror(ENOMEM));
+		init_pid = clone(init_main, stack + stsz, CLONE_NEWPID | SIGCHLD, &ia);
+		if (init_pid < 0)
+			FAIL("cannot start '%s': %s", cmd[0], strerror(errno));
+	}
+	for (int i = 0; i < nif; i++) {
+		struct iface *f = &ifs[i];
+		if (f->rx.kind != EP_NONE) {
+			if (pthread_create(&f->th_in, NULL, in_thread, f) != 0)
+				FAIL("cannot start a thread: %s", strerror(errno));
+			f->have_in = 1;
+		} else {
+			atomic_store(&f->in_done, 1);
+		}
+		if (f->tx.kind != EP_NONE) {
+			if (pthread_create(&f->th_out, NULL, out_thread, f) != 0)
+				FAIL("cannot start a thread: %s", strerror(errno));
+			f->have_out = 1;
+		}
+	}
+
+	int sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
+	if (sfd < 0)
+		FAIL("cannot create a signalfd: %s", strerror(errno));
+	int any_rx = 0;
+	for (int i = 0; i < nif; i++)
+		any_rx |= ifs[i].have_in;
+	int sig = 0, cmd_status = -1;
+	for (;;) {
+		struct pollfd pfd[2] = { { .fd = sfd, .events = POLLIN }, { .fd = evfd, .events = POLLIN } };
+		if (poll(pfd, 2, -1) < 0 && errno != EINTR)
+			break;
+		if (pfd[0].revents) {
+			struct signalfd_siginfo si;
+			if (read(sfd, &si, sizeof si) == sizeof si && si.ssi_signo != SIGCHLD) {
+				sig = (int)si.ssi_signo;
+				break;
+			}
+		}
+		if (init_pid > 0) {
+			int st;
+			if (waitpid(init_pid, &st, WNOHANG) == init_pid) {
+				cmd_status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+				init_pid = -1;
+				break;
+			}
+		}
+		if (pfd[1].revents) {
+			uint64_t x;
+			if (read(evfd, &x, sizeof x) < 0) {
+				/* a spurious wake-up is harmless */
+			}
+		}
+		if (atomic_load(&epipe_seen) || atomic_load(&fatal_seen))
+			break;
+		if (!cmd && any_rx) {
+			int all = 1;
+			for (int i = 0; i < nif; i++)
+				all &= atomic_load(&ifs[i].in_done);
+			if (all)
+				break;
+		}
+	}
+	/* The command first: a signal is passed on and given a moment, then its whole PID namespace goes. */
+	if (init_pid > 0) {
+		int st;
+		if (sig)
+			kill(init_pid, sig);
+		for (int i = 0; sig && i < 200; i++) {
+			if (waitpid(init_pid, &st, WNOHANG) == init_pid) {
+				cmd_status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+				init_pid = -1;
+				break;
+			}
+			usleep(5000);
+		}
+		if (init_pid > 0) {
+			kill(init_pid, SIGKILL);
+			waitpid(init_pid, &st, 0);
+			init_pid = -1;
+		}
+	}
+	/* The out threads drain what the stack still sent, flush, and end; a stuck one is not waited for. */
+	uint64_t one = 1;
+	if (write(stopfd, &one, sizeof one) < 0) {
+		/* cannot happen on an eventfd we own */
+	}
+	struct timespec dl;
+	clock_gettime(CLOCK_REALTIME, &dl);
+	dl.tv_sec += 1;
+	for (int i = 0; i < nif; i++)
+		if (ifs[i].have_out && pthread_timedjoin_np(ifs[i].th_out, NULL, &dl) == 0)
+			ifs[i].have_out = 0;
+
+	if (cmd_status >= 0)
+		status = cmd_status;
+	else if (sig)
+		status = 128 + sig;
+	else if (atomic_load(&fatal_seen))
+		status = 1;
+	else if (atomic_load(&epipe_seen))
+		status = cmd ? 128 + SIGPIPE : 0;
+	else
+		status = 0;
+	if (cmd && atomic_load(&epipe_seen) && cmd_status < 0)
+		status = 128 + SIGPIPE;
+	if (opt_counts) {
+		for (int i = 0; i < nif; i++) {
+			struct iface *f = &ifs[i];
+			fprintf(stderr,
+				"%s: %s: rx %" PRIu64 " packets, %" PRIu64 " bytes, %" PRIu64 " bad; tx %" PRIu64
+				" packets, %" PRIu64 " bytes, %" PRIu64 " dropped\n",
+				prog, f->name, f->in_pkts, f->in_bytes, f->in_bad + f->in_refused, f->out_pkts,
+				f->out_bytes, f->out_dropped);
+		}
+	}
+cleanup:
+	if (init_pid > 0) {
+		kill(init_pid, SIGKILL);
+		waitpid(init_pid, NULL, 0);
+	}
+	if (opt_name) {
+		if (sp_ns_unname(opt_name, eb) < 0)
+			fprintf(stderr, "%s: %s\n", prog, eb);
+		else if (write(wdfd, "D", 1) != 1) {
+			/* the watchdog is gone already; it would only have unmounted again */
+		}
+	}
+	fflush(stdout);
+	/* Threads may sit in a blocking read or FIFO open: _exit ends them with the process. */
+	fflush(stderr);
+	_exit(status);
+}
