@@ -21,15 +21,17 @@ static const char *prog = "pktlink";
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: pktlink [-1ehnv] [-F format] [-o file] [-t ms]\n"
+		"usage: pktlink [-1ehnv] [-B bytes] [-F format] [-o file] [-P bytes] [-t ms]\n"
 		"  Meets the stdpkt/pktlink stages next to it in a shell pipeline, then relays\n"
 		"  frames downstream (stdin or the upstream link -> stdout or the downstream link)\n"
 		"  and return frames upstream (downstream link -> upstream link).\n"
 		"  -1        one-way: do not look for neighbours\n"
+		"  -B bytes  socket buffer size of the links (SO_SNDBUF/SO_RCVBUF; default the kernel's)\n"
 		"  -e        echo: with no downstream peer, send every frame back upstream too\n"
 		"  -F fmt    stream format on pipes and links: ascii (default), pcap or vde\n"
 		"  -n        meet, report, exit (no relaying)\n"
 		"  -o file   write the return frames that reach this stage to file\n"
+		"  -P bytes  pipe buffer size of stdin and stdout when they are pipes (F_SETPIPE_SZ)\n"
 		"  -t ms     wait at most ms for a neighbouring stage (default 2000)\n"
 		"  -v        print what the meeting found and the frame counts to stderr\n"
 		"  -G        testing: speak garbage to the downstream stage instead of meeting it\n"
@@ -180,12 +182,24 @@ static void speak_garbage(int timeout_ms)
 int main(int argc, char **argv)
 {
 	int oneway = 0, echo = 0, meet_only = 0, verbose = 0, garbage = 0, format = SP_FMT_ASCII;
-	uint64_t timeout = SP_CHAIN_TIMEOUT_DEFAULT;
+	uint64_t timeout = SP_CHAIN_TIMEOUT_DEFAULT, sockbuf = 0, pipesz = 0;
 	const char *retfile = NULL;
 	int c;
-	while ((c = getopt(argc, argv, "1eF:Ghno:t:v")) != -1) {
+	while ((c = getopt(argc, argv, "1B:eF:Ghno:P:t:v")) != -1) {
 		switch (c) {
 		case '1': oneway = 1; break;
+		case 'B':
+			if (sp_parse_num(optarg, 4096, 1 << 30, 1, &sockbuf) < 0) {
+				fprintf(stderr, "%s: bad socket buffer size '%s': 4096..1g\n", prog, optarg);
+				return 2;
+			}
+			break;
+		case 'P':
+			if (sp_parse_num(optarg, 4096, 1 << 30, 1, &pipesz) < 0) {
+				fprintf(stderr, "%s: bad pipe size '%s': 4096..1g\n", prog, optarg);
+				return 2;
+			}
+			break;
 		case 'e': echo = 1; break;
 		case 'F':
 			format = sp_format_parse(optarg);
@@ -236,6 +250,22 @@ int main(int argc, char **argv)
 	if (meet_only)
 		return rc < 0;
 
+	if (pipesz) {
+		/* Not a pipe, or over /proc/sys/fs/pipe-max-size: keep the size it has. */
+		for (int fd = 0; fd <= 1; fd++)
+			if (sp_chain_pipe_ino(fd))
+				fcntl(fd, F_SETPIPE_SZ, (int)pipesz);
+	}
+	if (sockbuf) {
+		int v = (int)sockbuf;
+		for (int i = 0; i < 2; i++) {
+			int fd = i ? down.fd : up.fd;
+			if (fd >= 0) {
+				setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof v);
+				setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof v);
+			}
+		}
+	}
 	int retfd = -1;
 	if (up.kind != SP_LINK_NONE)
 		retfd = up.fd;
