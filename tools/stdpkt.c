@@ -711,11 +711,12 @@ static int init_main(void *arg)
 {
 	struct init_arg *a = arg;
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	/* Out of the way first: outfd or errfd may sit at any of 0..3. */
+	int err = fcntl(a->errfd, F_DUPFD_CLOEXEC, 10), out = fcntl(a->outfd, F_DUPFD_CLOEXEC, 10);
 	int nul = open("/dev/null", O_RDONLY);
-	if (nul < 0 || dup2(nul, 0) < 0 || dup2(a->outfd, 1) < 0 || dup2(a->errfd, 3) < 0 ||
-	    dup2(a->outfd, 2) < 0)
+	if (err < 0 || out < 0 || nul < 0 || dup2(nul, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0 ||
+	    dup3(err, 3, O_CLOEXEC) < 0)
 		_exit(126);
-	fcntl(3, F_SETFD, FD_CLOEXEC);
 	/* Nothing of the stage may stay open here: not the packet stream, not a TAP. */
 	close_range(4, ~0u, 0);
 	if (getppid() != 0) {
