@@ -6,7 +6,10 @@
 #include <libmnl/libmnl.h>
 #include <linux/if.h>
 #include <linux/if_addr.h>
+#include <linux/inet_diag.h>
 #include <linux/rtnetlink.h>
+#include <linux/sock_diag.h>
+#include <netinet/tcp.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -313,4 +316,67 @@ int sp_nl_route_default(struct sp_nl *nl, const struct sp_ipaddr *gw, int oif, c
 	char subject[INET6_ADDRSTRLEN];
 	inet_ntop(gw->family, gw->addr, subject, sizeof subject);
 	return nl_talk(nl, nlh, "cannot add a default route via", subject, errbuf);
+}
+
+struct busy {
+	int n;
+};
+
+static int busy_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct busy *b = data;
+	const struct inet_diag_msg *m = mnl_nlmsg_get_payload(nlh);
+	if (m->idiag_state == TCP_ESTABLISHED || m->idiag_state == TCP_CLOSE_WAIT) {
+		if (m->idiag_wqueue)
+			b->n++;
+	} else {
+		b->n++;
+	}
+	return MNL_CB_OK;
+}
+
+int sp_ns_tcp_busy(char *errbuf)
+{
+	struct mnl_socket *sk = mnl_socket_open2(NETLINK_SOCK_DIAG, SOCK_CLOEXEC);
+	if (!sk || mnl_socket_bind(sk, 0, MNL_SOCKET_AUTOPID) < 0) {
+		int err = errno;
+		if (sk)
+			mnl_socket_close(sk);
+		return sys_fail(errbuf, "cannot open", "sock_diag", err);
+	}
+	unsigned portid = mnl_socket_get_portid(sk), seq = (unsigned)time(NULL);
+	struct busy b = { 0 };
+	int families[] = { AF_INET, AF_INET6 }, rc = 0;
+	char buf[16384];
+	for (int i = 0; i < 2 && rc == 0; i++) {
+		struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+		nlh->nlmsg_type = SOCK_DIAG_BY_FAMILY;
+		nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+		nlh->nlmsg_seq = ++seq;
+		struct inet_diag_req_v2 *req = mnl_nlmsg_put_extra_header(nlh, sizeof *req);
+		req->sdiag_family = (uint8_t)families[i];
+		req->sdiag_protocol = IPPROTO_TCP;
+		req->idiag_states = 1u << TCP_SYN_SENT | 1u << TCP_FIN_WAIT1 | 1u << TCP_CLOSING |
+				    1u << TCP_LAST_ACK | 1u << TCP_ESTABLISHED | 1u << TCP_CLOSE_WAIT;
+		if (mnl_socket_sendto(sk, nlh, nlh->nlmsg_len) < 0) {
+			rc = sys_fail(errbuf, "cannot query", "sock_diag", errno);
+			break;
+		}
+		for (;;) {
+			ssize_t n = mnl_socket_recvfrom(sk, buf, sizeof buf);
+			if (n < 0) {
+				rc = sys_fail(errbuf, "cannot query", "sock_diag", errno);
+				break;
+			}
+			int r = mnl_cb_run(buf, (size_t)n, seq, portid, busy_cb, &b);
+			if (r == MNL_CB_ERROR) {
+				rc = sys_fail(errbuf, "cannot query", "sock_diag", errno);
+				break;
+			}
+			if (r == MNL_CB_STOP)
+				break;
+		}
+	}
+	mnl_socket_close(sk);
+	return rc < 0 ? rc : b.n;
 }

@@ -54,4 +54,13 @@ int sp_nl_addr_add(struct sp_nl *nl, int ifindex, const struct sp_ipaddr *a, cha
 /* Adds a default route via gw (oif 0 = let the kernel find the link). */
 int sp_nl_route_default(struct sp_nl *nl, const struct sp_ipaddr *gw, int oif, char *errbuf);
 
+/*
+ * TCP connections of the current namespace that still have data or a FIN
+ * in flight (SYN_SENT, FIN_WAIT1, CLOSING, LAST_ACK, or ESTABLISHED and
+ * CLOSE_WAIT with unacknowledged bytes), counted through sock_diag.  A stage
+ * whose command has exited keeps bridging while this is above zero, or the
+ * namespace would die with the last segments of a transfer still unsent.
+ */
+int sp_ns_tcp_busy(char *errbuf);
+
 #endif

@@ -95,6 +95,7 @@ struct iface {
 	pthread_t th_in, th_out;
 	int have_in, have_out;
 	atomic_int in_done, out_done;
+	atomic_int tx_closed; /* its reader went away (EPIPE): frames for it are no longer taken */
 	uint64_t in_pkts, in_bytes, in_bad, in_refused; /* written by the in thread only */
 	uint64_t out_pkts, out_bytes, out_dropped;      /* written by the out thread only */
 	int shared_unix; /* rx and tx are one UNIX connection, opened by the in thread */
@@ -114,7 +115,7 @@ static const char *opt_name, *opt_out;
 
 static int evfd = -1;   /* threads -> main: something ended */
 static int stopfd = -1; /* main -> out threads: drain, flush and end */
-static atomic_int epipe_seen, fatal_seen;
+static atomic_int fatal_seen;
 
 static void usage(FILE *f)
 {
@@ -672,13 +673,13 @@ static void *out_thread(void *arg)
 	goto out;
 werr:
 	if (errno == EPIPE) {
-		atomic_store(&epipe_seen, 1);
+		atomic_store(&f->tx_closed, 1);
 	} else {
 		fprintf(stderr, "%s: cannot write '%s': %s\n", prog, ep_name(&f->tx, 1), sp_writer_error(w));
 		atomic_store(&fatal_seen, 1);
 	}
 out:
-	if (w && !atomic_load(&epipe_seen))
+	if (w && !atomic_load(&f->tx_closed))
 		sp_writer_flush(w);
 	atomic_store(&f->out_done, 1);
 	notify();
@@ -1020,14 +1021,37 @@ int main(int argc, char **argv)
 				/* a spurious wake-up is harmless */
 			}
 		}
-		if (atomic_load(&epipe_seen) || atomic_load(&fatal_seen))
+		if (atomic_load(&fatal_seen))
 			break;
-		if (!cmd && any_rx) {
-			int all = 1;
-			for (int i = 0; i < nif; i++)
-				all &= atomic_load(&ifs[i].in_done);
-			if (all)
+		/* Without a command the stage lives for its streams: all inputs ended, or all outputs closed. */
+		if (!cmd) {
+			int all_in = 1, all_out = 1, any_tx = 0;
+			for (int i = 0; i < nif; i++) {
+				all_in &= atomic_load(&ifs[i].in_done);
+				if (ifs[i].tx.kind != EP_NONE) {
+					any_tx = 1;
+					all_out &= atomic_load(&ifs[i].tx_closed);
+				}
+			}
+			if ((any_rx && all_in) || (any_tx && all_out))
 				break;
+		}
+	}
+	/*
+	 * The command is gone, but TCP may still have data or a FIN in flight
+	 * (a sender that closed its socket and exited): keep bridging until the
+	 * namespace's connections are done, at most 5 s, or the last segments
+	 * of a transfer would die with the namespace.
+	 */
+	for (int i = 0; cmd_status >= 0 && !sig && i < 1000; i++) {
+		int busy = sp_ns_tcp_busy(eb);
+		if (busy <= 0 || atomic_load(&fatal_seen))
+			break;
+		struct pollfd pfd = { .fd = sfd, .events = POLLIN };
+		if (poll(&pfd, 1, 5) > 0) {
+			struct signalfd_siginfo si;
+			if (read(sfd, &si, sizeof si) == sizeof si && si.ssi_signo != SIGCHLD)
+				sig = (int)si.ssi_signo;
 		}
 	}
 	/* The command first: a signal is passed on and given a moment, then its whole PID namespace goes. */
@@ -1067,12 +1091,8 @@ int main(int argc, char **argv)
 		status = 128 + sig;
 	else if (atomic_load(&fatal_seen))
 		status = 1;
-	else if (atomic_load(&epipe_seen))
-		status = cmd ? 128 + SIGPIPE : 0;
 	else
 		status = 0;
-	if (cmd && atomic_load(&epipe_seen) && cmd_status < 0)
-		status = 128 + SIGPIPE;
 	if (opt_counts) {
 		for (int i = 0; i < nif; i++) {
 			struct iface *f = &ifs[i];
