@@ -5,7 +5,13 @@
 #include <fcntl.h>
 #include <libmnl/libmnl.h>
 #include <linux/if.h>
+#include <linux/ethtool.h>
 #include <linux/if_addr.h>
+#include <linux/if_link.h>
+#include <linux/sockios.h>
+#include <linux/veth.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <linux/inet_diag.h>
 #include <linux/rtnetlink.h>
 #include <linux/sock_diag.h>
@@ -268,6 +274,51 @@ int sp_nl_link_set(struct sp_nl *nl, int ifindex, const uint8_t *mac, unsigned m
 	char subject[16];
 	snprintf(subject, sizeof subject, "%d", ifindex);
 	return nl_talk(nl, nlh, "cannot configure link", subject, errbuf);
+}
+
+int sp_nl_veth_add(struct sp_nl *nl, const char *name, const char *peer, char *errbuf)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(nl->buf);
+	nlh->nlmsg_type = RTM_NEWLINK;
+	nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
+	struct ifinfomsg *ifm = mnl_nlmsg_put_extra_header(nlh, sizeof *ifm);
+	ifm->ifi_family = AF_UNSPEC;
+	mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+	struct nlattr *li = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
+	mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "veth");
+	struct nlattr *data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
+	struct nlattr *pe = mnl_attr_nest_start(nlh, VETH_INFO_PEER);
+	/* The peer's attributes follow its own ifinfomsg inside the nest. */
+	struct ifinfomsg *pifm = mnl_nlmsg_put_extra_header(nlh, sizeof *pifm);
+	memset(pifm, 0, sizeof *pifm);
+	mnl_attr_put_strz(nlh, IFLA_IFNAME, peer);
+	mnl_attr_nest_end(nlh, pe);
+	mnl_attr_nest_end(nlh, data);
+	mnl_attr_nest_end(nlh, li);
+	return nl_talk(nl, nlh, "cannot create the veth pair", name, errbuf);
+}
+
+int sp_link_no_offload(const char *name, char *errbuf)
+{
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return sys_fail(errbuf, "cannot open a socket for", name, errno);
+	/* Scatter-gather off takes TSO with it; GSO and transmit checksumming are separate switches. */
+	unsigned cmds[] = { ETHTOOL_STXCSUM, ETHTOOL_SSG, ETHTOOL_STSO, ETHTOOL_SGSO, ETHTOOL_SGRO };
+	int rc = 0;
+	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+		struct ethtool_value ev = { .cmd = cmds[i], .data = 0 };
+		struct ifreq ifr;
+		memset(&ifr, 0, sizeof ifr);
+		snprintf(ifr.ifr_name, IFNAMSIZ, "%s", name);
+		ifr.ifr_data = (void *)&ev;
+		if (ioctl(s, SIOCETHTOOL, &ifr) < 0 && errno != EOPNOTSUPP) {
+			rc = sys_fail(errbuf, "cannot turn off offloads on", name, errno);
+			break;
+		}
+	}
+	close(s);
+	return rc;
 }
 
 int sp_nl_addr_add(struct sp_nl *nl, int ifindex, const struct sp_ipaddr *a, char *errbuf)

@@ -49,6 +49,13 @@ int sp_ipaddr_parse(const char *s, struct sp_ipaddr *a, char *errbuf);
 
 /* Link settings on ifindex: mac (6 bytes) and mtu when non-NULL/non-zero, then up or down (-1 = keep). */
 int sp_nl_link_set(struct sp_nl *nl, int ifindex, const uint8_t *mac, unsigned mtu, int up, char *errbuf);
+/* Creates a veth pair name <-> peer in the current namespace (both down). */
+int sp_nl_veth_add(struct sp_nl *nl, const char *name, const char *peer, char *errbuf);
+/*
+ * Turns off scatter-gather, TSO/GSO/GRO and transmit checksumming on name,
+ * so that what it sends is ordinary frames with finished checksums.
+ */
+int sp_link_no_offload(const char *name, char *errbuf);
 /* Adds an address; IPv6 ones get IFA_F_NODAD so they are usable at once (a stage has no duplicates). */
 int sp_nl_addr_add(struct sp_nl *nl, int ifindex, const struct sp_ipaddr *a, char *errbuf);
 /* Adds a default route via gw (oif 0 = let the kernel find the link). */

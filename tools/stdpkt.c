@@ -110,7 +110,7 @@ static struct {
 	char *key, *val;
 } sysctls[MAXSYSCTL];
 static int nsysctl;
-static int opt_forward, opt_nat, opt_counts;
+static int opt_forward, opt_nat, opt_counts, opt_afpacket;
 static const char *opt_name, *opt_out;
 
 static int evfd = -1;   /* threads -> main: something ended */
@@ -138,6 +138,8 @@ static void usage(FILE *f)
 		"  -o FILE       the command's stdout and stderr go to FILE (default: our stderr)\n"
 		"  -C FILE       read options from FILE, one per line\n"
 		"  -c            print per-interface counts to stderr at exit\n"
+		"  --afpacket    veth pairs and AF_PACKET instead of TAP (what an ordinary user gets\n"
+		"                when /dev/net/tun is not open to all)\n"
 		"  -h            this help\n");
 }
 
@@ -259,6 +261,7 @@ static void parse_args(int argc, char **argv, char ***cmd)
 {
 	static const struct option lo[] = {
 		{ "nat", no_argument, NULL, 'N' },
+		{ "afpacket", no_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -336,6 +339,9 @@ static void parse_args(int argc, char **argv, char ***cmd)
 		}
 		case 'N':
 			opt_nat = opt_forward = 1;
+			break;
+		case 'P':
+			opt_afpacket = 1;
 			break;
 		case 'n':
 			if (!sp_ns_name_ok(optarg))
@@ -568,6 +574,10 @@ static void *in_thread(void *arg)
 					f->in_refused++;
 			} else {
 				rc2 = sp_port_send(f->port, &p, 1);
+				if (rc2 == SP_EBAD) {
+					f->in_refused++;
+					continue;
+				}
 				if (rc2 < 0) {
 					fprintf(stderr, "%s: cannot send on '%s': %s\n", prog, f->name, f->port->err);
 					atomic_store(&fatal_seen, 1);
@@ -847,6 +857,28 @@ static int start_watchdog(const char *name)
 	return p[1];
 }
 
+/* The fallback interface: ethN <-> ethN-pipe, frames of the stream sent and taken on ethN-pipe. */
+static int veth_port(struct sp_nl *nl, struct iface *f, char *eb)
+{
+	char peer[IFNAMSIZ], key[96];
+	snprintf(peer, sizeof peer, "%.8s-pipe", f->name);
+	f->vnet = 0;
+	if (sp_nl_veth_add(nl, f->name, peer, eb) < 0 || sp_link_no_offload(f->name, eb) < 0 ||
+	    sp_link_no_offload(peer, eb) < 0)
+		return -1;
+	int pidx = (int)if_nametoindex(peer), idx = (int)if_nametoindex(f->name);
+	snprintf(key, sizeof key, "net/ipv6/conf/%s/disable_ipv6", peer);
+	if (sp_sysctl_set(key, "1", eb) < 0 && !strstr(eb, "no such key"))
+		return -1;
+	if (sp_nl_link_set(nl, idx, f->mac, f->mtu, -1, eb) < 0 ||
+	    sp_nl_link_set(nl, pidx, NULL, f->mtu, 1, eb) < 0)
+		return -1;
+	struct sp_port_conf pc = { .flags = SP_PORT_RX | SP_PORT_TX | SP_PORT_NONBLOCK | SP_PORT_PROMISC,
+				   .batch = BATCH };
+	f->port = sp_port_open("afpacket", peer, &pc, eb);
+	return f->port ? 0 : -1;
+}
+
 static void fail(const char *msg)
 {
 	fprintf(stderr, "%s: %s\n", prog, msg);
@@ -926,13 +958,16 @@ int main(int argc, char **argv)
 		struct sp_port_conf pc = { .flags = SP_PORT_RX | SP_PORT_TX | SP_PORT_NONBLOCK |
 						    (f->vnet ? SP_PORT_VNET : 0),
 					   .mac = f->mac, .mtu = f->mtu, .batch = BATCH };
-		f->port = sp_port_open("tap", f->name, &pc, eb);
-		if (!f->port) {
-			if (rootless && strstr(eb, "Permission denied"))
-				FAIL("%s (an ordinary user needs /dev/net/tun mode 0666, as on stock Debian)", eb);
+		f->port = opt_afpacket ? NULL : sp_port_open("tap", f->name, &pc, eb);
+		if (!f->port && !opt_afpacket && !strstr(eb, "Permission denied") &&
+		    !strstr(eb, "Operation not permitted") && !strstr(eb, "No such file"))
 			FAIL("%s", eb);
+		if (!f->port) {
+			/* No TAP for us: a veth pair, the stage's side ethN, the stream's side an AF_PACKET socket. */
+			if (veth_port(nl, f, eb) < 0)
+				FAIL("%s", eb);
 		}
-		f->ifindex = (int)if_nametoindex(f->port->name);
+		f->ifindex = (int)if_nametoindex(f->name);
 		f->link_mtu = f->mtu ? f->mtu : 1500;
 		char key[64];
 		/* No IPv6 address: no IPv6 at all, so the stream carries only the traffic asked for. */
