@@ -974,6 +974,14 @@ int main(int argc, char **argv)
 		snprintf(key, sizeof key, "net/ipv6/conf/%.15s/disable_ipv6", f->name);
 		if (!has6 && sp_sysctl_set(key, "1", eb) < 0 && !strstr(eb, "no such key"))
 			FAIL("%s", eb);
+		/*
+		 * A stage is alone on its link: DAD only delays.  Its link-local
+		 * address matters most, as neighbour solicitations wait for it
+		 * to leave the tentative state (a second of lost pings).
+		 */
+		snprintf(key, sizeof key, "net/ipv6/conf/%.15s/accept_dad", f->name);
+		if (has6 && sp_sysctl_set(key, "0", eb) < 0)
+			FAIL("%s", eb);
 		if (sp_nl_link_set(nl, f->ifindex, NULL, 0, 1, eb) < 0)
 			FAIL("%s", eb);
 		for (int k = 0; k < f->naddr; k++)
