@@ -184,7 +184,9 @@ pc=$!
 wait_for "[ \"\$(stat_of ep2 0 readers)\" = 1 ]" 5
 kill "$(ip netns pids "$m" | xargs -r ps -o pid=,comm= -p | awk '$2 == "ethpipefs" { print $1 }')"
 wait $fs
-is "$?" 0 "ethpipefs exits 0 on SIGTERM"
+rc=$?
+is "$rc" 0 "ethpipefs exits 0 on SIGTERM"
+[ "$rc" = 0 ] || diag "$(tail -40 fs.err)"
 wait $pc
 ok "the blocked reader is released (not killed by timeout)" [ $? != 124 ]
 not_ok "the mount is gone from /proc/mounts" mounted "$T/ep2"

@@ -244,23 +244,31 @@ static void serve(struct handle *h)
 	}
 }
 
-/* A signal to a process blocked in read(2): answer EINTR so it is not stuck in the kernel. */
+/*
+ * A signal to a process blocked in read(2): answer EINTR so it is not stuck in
+ * the kernel.  The data is the port, never freed, not the handle: libfuse may
+ * call this after another thread has answered the request and the reader has
+ * closed its file.
+ */
 static void on_interrupt(fuse_req_t req, void *data)
 {
-	struct handle *h = data;
-	pthread_mutex_lock(&h->port->mu);
-	for (struct pend **pp = &h->pend; *pp; pp = &(*pp)->next) {
-		if ((*pp)->req != req)
-			continue;
-		struct pend *p = *pp;
-		*pp = p->next;
-		if (!*pp)
-			h->pend_tail = pp;
-		fuse_reply_err(req, EINTR);
-		free(p);
-		break;
+	struct port *pt = data;
+	pthread_mutex_lock(&pt->mu);
+	for (struct handle *h = pt->readers; h; h = h->rnext) {
+		for (struct pend **pp = &h->pend; *pp; pp = &(*pp)->next) {
+			if ((*pp)->req != req)
+				continue;
+			struct pend *p = *pp;
+			*pp = p->next;
+			if (!*pp)
+				h->pend_tail = pp;
+			fuse_reply_err(req, EINTR);
+			free(p);
+			pthread_mutex_unlock(&pt->mu);
+			return;
+		}
 	}
-	pthread_mutex_unlock(&h->port->mu);
+	pthread_mutex_unlock(&pt->mu);
 }
 
 /* Answers every waiting read of a reader with err, or end of file for 0; port->mu held. */
@@ -817,7 +825,7 @@ static void ep_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
 	 * Registered before the lock (the callback takes it), and checked under
 	 * the lock below, so an interrupt is never lost between the two.
 	 */
-	fuse_req_interrupt_func(req, on_interrupt, h);
+	fuse_req_interrupt_func(req, on_interrupt, h->port);
 	struct port *pt = h->port;
 	pthread_mutex_lock(&pt->mu);
 	if (h->qlen && !h->pend) {
