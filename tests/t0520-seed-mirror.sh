@@ -38,4 +38,16 @@ for dir in a2b b2a; do
 		"${cb:-none}" "mirror $dir: frame lengths in tcpdump add up to pktconv's byte count"
 	is "${cbad:-none}" 0 "mirror $dir: no bad record"
 done
+
+# What crossed each link, as the stages count it (-c): the mirror must hold exactly those frames.
+# stdpkt: eth0: rx N packets, N bytes, N bad; tx N packets, N bytes, N dropped
+counts() { sed -n "s/^stdpkt: eth0: rx \([0-9]*\) packets, \([0-9]*\) bytes, [0-9]* bad; tx \([0-9]*\) packets, \([0-9]*\) bytes, \([0-9]*\) dropped$/\1 \2 \3 \4 \5/p" "$1"; }
+read -r arx arxb atx atxb adrop < <(counts a.err)
+read -r brx brxb btx btxb bdrop < <(counts b.err)
+mirror() { sed -n 's/^pktconv: \([0-9]*\) packets, \([0-9]*\) bytes.*/\1 \2/p' "$1"; }
+is "$(mirror a2b.count)" "${atx:-none} ${atxb:-none}" "mirror a->b holds what stage a sent (frames, bytes)"
+is "$(mirror a2b.count)" "${brx:-none} ${brxb:-none}" "mirror a->b holds what stage b received"
+is "$(mirror b2a.count)" "${btx:-none} ${btxb:-none}" "mirror b->a holds what stage b sent"
+is "$(mirror b2a.count)" "${arx:-none} ${arxb:-none}" "mirror b->a holds what stage a received"
+is "${adrop:-none} ${bdrop:-none}" "0 0" "neither stage dropped a frame"
 done_testing
