@@ -255,80 +255,142 @@ static int read_small(const char *path, char *buf, size_t len)
 	return (int)n;
 }
 
-/* Every process's parent and age (to see forks that have not exec'd), pipe ends only for our session. */
-static int scan(struct table *t, pid_t mysid)
+/* Every process's parent and age (to see forks that have not exec'd), and the pipes at its fds 0 and 1. */
+static uint64_t fd_ino_at(int procfd, pid_t pid, int fd)
+{
+	char path[64], link[128];
+	snprintf(path, sizeof path, "%d/fd/%d", (int)pid, fd);
+	ssize_t n = readlinkat(procfd, path, link, sizeof link - 1);
+	if (n <= 0)
+		return 0;
+	link[n] = 0;
+	return link_pipe_ino(link);
+}
+
+/* Fills p from /proc/PID/stat (relative to procfd); with_fds also reads fds 0 and 1.  0 or -1. */
+static int load_proc(int procfd, pid_t pid, struct proc *p, int with_fds)
+{
+	char path[64], buf[1024];
+	fmt(path, sizeof path, "%d/stat", (int)pid);
+	int fd = openat(procfd, path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	/* The file's owner is the process's euid: no second path walk for it. */
+	struct stat st;
+	ssize_t len = fstat(fd, &st) == 0 ? read(fd, buf, sizeof buf - 1) : -1;
+	close(fd);
+	if (len <= 0)
+		return -1;
+	buf[len] = 0;
+	char *lp = strchr(buf, '('), *rp = strrchr(buf, ')');
+	if (!lp || !rp || rp < lp)
+		return -1;
+	memset(p, 0, sizeof *p);
+	p->pid = pid;
+	p->uid = st.st_uid;
+	size_t cl = (size_t)(rp - lp - 1);
+	if (cl > 16)
+		cl = 16;
+	memcpy(p->comm, lp + 1, cl);
+	p->comm[cl] = 0;
+	/* After "comm) ": state ppid pgrp session ... field 22 is starttime. */
+	char state;
+	int ppid, pgrp, sid;
+	if (sscanf(rp + 2, "%c %d %d %d", &state, &ppid, &pgrp, &sid) != 4 || state == 'Z')
+		return -1;
+	p->ppid = ppid;
+	p->sid = sid;
+	char *s = rp + 2;
+	for (int f = 3; f < 22 && s; f++) {
+		s = strchr(s, ' ');
+		if (s)
+			s++;
+	}
+	if (!s)
+		return -1;
+	p->start = strtoull(s, NULL, 10);
+	if (with_fds) {
+		p->in_ino = fd_ino_at(procfd, pid, 0);
+		p->out_ino = fd_ino_at(procfd, pid, 1);
+	}
+	return 0;
+}
+
+static int table_add(struct table *t, const struct proc *p)
+{
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 64;
+		struct proc *np = realloc(t->p, cap * sizeof *np);
+		if (!np)
+			return SP_ENOMEM;
+		t->p = np;
+		t->cap = cap;
+	}
+	t->p[t->n++] = *p;
+	return 0;
+}
+
+/*
+ * The cheap pass, one readlink per process: the processes (not us) whose fd
+ * fdno is pipe ino, fully loaded.  Reading every /proc/PID/stat costs ten
+ * times more, and is left to the rare cases that need it (recent()).
+ */
+static int holders(uint64_t ino, int fdno, struct table *t)
 {
 	t->n = 0;
 	DIR *d = opendir("/proc");
 	if (!d)
 		return SP_EIO;
-	struct dirent *e;
+	int procfd = dirfd(d);
 	pid_t self = getpid();
+	struct dirent *e;
 	while ((e = readdir(d))) {
 		if (e->d_name[0] < '1' || e->d_name[0] > '9')
 			continue;
-		char path[64], buf[1024];
-		fmt(path, sizeof path, "/proc/%s/stat", e->d_name);
-		if (read_small(path, buf, sizeof buf) <= 0)
-			continue;
-		char *lp = strchr(buf, '('), *rp = strrchr(buf, ')');
-		if (!lp || !rp || rp < lp)
-			continue;
+		pid_t pid = atoi(e->d_name);
 		struct proc p;
-		memset(&p, 0, sizeof p);
-		p.pid = atoi(buf);
-		size_t cl = (size_t)(rp - lp - 1);
-		if (cl > 16)
-			cl = 16;
-		memcpy(p.comm, lp + 1, cl);
-		p.comm[cl] = 0;
-		/* After "comm) ": state ppid pgrp session ... field 22 is starttime. */
-		char state;
-		int ppid, pgrp, sid;
-		if (sscanf(rp + 2, "%c %d %d %d", &state, &ppid, &pgrp, &sid) != 4)
+		if (pid == self || fd_ino_at(procfd, pid, fdno) != ino || load_proc(procfd, pid, &p, 1) < 0)
 			continue;
-		p.ppid = ppid;
-		p.sid = sid;
-		char *s = rp + 2;
-		for (int f = 3; f < 22 && s; f++) {
-			s = strchr(s, ' ');
-			if (s)
-				s++;
+		if (table_add(t, &p) < 0) {
+			closedir(d);
+			return SP_ENOMEM;
 		}
-		if (!s || state == 'Z')
-			continue;
-		p.start = strtoull(s, NULL, 10);
-		if (p.sid == mysid && p.pid != self) {
-			struct stat st;
-			fmt(path, sizeof path, "/proc/%d", (int)p.pid);
-			if (stat(path, &st) == 0) {
-				p.uid = st.st_uid;
-				p.in_ino = fd_ino(p.pid, 0);
-				p.out_ino = fd_ino(p.pid, 1);
-			}
-		}
-		if (t->n == t->cap) {
-			size_t cap = t->cap ? t->cap * 2 : 256;
-			struct proc *np = realloc(t->p, cap * sizeof *np);
-			if (!np) {
-				closedir(d);
-				return SP_ENOMEM;
-			}
-			t->p = np;
-			t->cap = cap;
-		}
-		t->p[t->n++] = p;
 	}
 	closedir(d);
 	return 0;
 }
 
-static const struct proc *find(const struct table *t, pid_t pid)
+/*
+ * Recent processes, those with a pid not far below ours (pids are handed out
+ * in increasing order, and a pipeline's members and their children are made
+ * around the time we were): for telling a fork on its way to exec from a
+ * subshell (children) and for seeing forks that hold a pipe at another fd.
+ * After pids wrap this misses some, which can only make a neighbour wait.
+ */
+#define SP_CHAIN_PID_WINDOW 1024
+static int recent(struct table *t)
 {
-	for (size_t i = 0; i < t->n; i++)
-		if (t->p[i].pid == pid)
-			return &t->p[i];
-	return NULL;
+	t->n = 0;
+	DIR *d = opendir("/proc");
+	if (!d)
+		return SP_EIO;
+	int procfd = dirfd(d);
+	pid_t self = getpid();
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] < '1' || e->d_name[0] > '9')
+			continue;
+		pid_t pid = atoi(e->d_name);
+		struct proc p;
+		if (pid + SP_CHAIN_PID_WINDOW < self || load_proc(procfd, pid, &p, 0) < 0)
+			continue;
+		if (table_add(t, &p) < 0) {
+			closedir(d);
+			return SP_ENOMEM;
+		}
+	}
+	closedir(d);
+	return 0;
 }
 
 static int has_child(const struct table *t, pid_t pid)
@@ -364,24 +426,49 @@ static int same_exe(pid_t a, pid_t b)
 /*
  * A process that may still become something else: a fork of the shell that
  * has not exec'd yet, or a wrapper (timeout) whose command has not started.
+ * rec is the recent processes, loaded on first need (*have).
  */
-static int pending(const struct table *t, const struct proc *p)
+static int pending(struct table *rec, int *have, const struct proc *p)
 {
-	if (has_child(t, p->pid) || age_ms(p) >= SP_CHAIN_EXEC_GRACE_MS)
+	if (age_ms(p) >= SP_CHAIN_EXEC_GRACE_MS)
 		return 0;
-	if (is_wrapper_name(p->comm))
-		return 1;
-	const struct proc *q = find(t, p->ppid);
-	if (!q)
-		return 0;
-	int s = same_exe(p->pid, q->pid);
-	if (s < 0)
-		s = strcmp(p->comm, q->comm) == 0;
-	return s;
+	if (!is_wrapper_name(p->comm)) {
+		int s = same_exe(p->pid, p->ppid);
+		if (s < 0) {
+			char path[64], comm[32];
+			snprintf(path, sizeof path, "/proc/%d/comm", (int)p->ppid);
+			if (read_small(path, comm, sizeof comm) <= 0)
+				return 0;
+			comm[strcspn(comm, "\n")] = 0;
+			s = strcmp(p->comm, comm) == 0;
+		}
+		if (!s)
+			return 0;
+	}
+	/* A subshell runs its commands as children; a fork on its way to exec has none. */
+	if (!*have) {
+		if (recent(rec) < 0)
+			return 0;
+		*have = 1;
+	}
+	return !has_child(rec, p->pid);
 }
 
-/* Whether pid holds pipe ino at any fd (a fork that has not yet moved it to 0 or 1). */
-static int holds_anywhere(pid_t pid, uint64_t ino)
+/* Whether fd of pid is open for writing (else reading), from its fdinfo flags. */
+static int fd_writes(pid_t pid, int fd)
+{
+	char path[64], buf[256];
+	snprintf(path, sizeof path, "/proc/%d/fdinfo/%d", (int)pid, fd);
+	if (read_small(path, buf, sizeof buf) <= 0)
+		return -1;
+	char *f = strstr(buf, "flags:");
+	if (!f)
+		return -1;
+	return (strtoul(f + 6, NULL, 8) & O_ACCMODE) != O_RDONLY;
+}
+
+/* Whether pid holds the given end of pipe ino at any fd (a fork that has not yet moved it to 0 or 1). */
+static int holds_anywhere(pid_t pid, uint64_t ino, int write_end)
 {
 	char path[64];
 	snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
@@ -393,7 +480,8 @@ static int holds_anywhere(pid_t pid, uint64_t ino)
 	while (!found && (e = readdir(d))) {
 		if (e->d_name[0] < '0' || e->d_name[0] > '9')
 			continue;
-		found = fd_ino(pid, atoi(e->d_name)) == ino;
+		int fd = atoi(e->d_name);
+		found = fd_ino(pid, fd) == ino && fd_writes(pid, fd) == write_end;
 	}
 	closedir(d);
 	return found;
@@ -415,27 +503,26 @@ struct walk {
  * Follows pipes away from us: upstream through writers' stdin, downstream
  * through readers' stdout, across filters, until a stage or the chain's end.
  */
-static int walk(int dir, uint64_t ino, pid_t mysid, int64_t deadline, struct table *t, struct walk *w,
-		char *why, size_t whylen)
+static int walk(int dir, uint64_t ino, int64_t deadline, struct walk *w, char *why, size_t whylen)
 {
 	uid_t uid = getuid();
 	const char *end = dir == UP ? "writer" : "reader";
 	uint64_t cur = ino;
-	int confirmed = 0;
+	int confirmed = 0, rc = 0;
+	struct table t = { 0 }, rec = { 0 };
 	memset(w, 0, sizeof *w);
 	for (;;) {
-		int rc = scan(t, mysid);
+		int have_rec = 0;
+		rc = holders(cur, dir == UP ? 1 : 0, &t);
 		if (rc < 0) {
 			fmt(why, whylen, "cannot read /proc: %s", strerror(errno));
-			return rc;
+			break;
 		}
 		const struct proc *holder = NULL, *stage = NULL, *other = NULL;
 		int waiting = 0;
 		uint64_t next = 0;
-		for (size_t i = 0; i < t->n; i++) {
-			const struct proc *p = &t->p[i];
-			if ((dir == UP ? p->out_ino : p->in_ino) != cur)
-				continue;
+		for (size_t i = 0; i < t.n; i++) {
+			const struct proc *p = &t.p[i];
 			if (p->uid != uid) {
 				other = p;
 				continue;
@@ -445,7 +532,7 @@ static int walk(int dir, uint64_t ino, pid_t mysid, int64_t deadline, struct tab
 				stage = p;
 				break;
 			}
-			if (pending(t, p))
+			if (pending(&rec, &have_rec, p))
 				waiting = 1;
 			uint64_t n = dir == UP ? p->in_ino : p->out_ino;
 			if (n && !next)
@@ -458,18 +545,27 @@ static int walk(int dir, uint64_t ino, pid_t mysid, int64_t deadline, struct tab
 			w->far_ino = cur;
 			fmt(why, whylen, "stage %d (%s) holds pipe:[%llu]", (int)stage->pid, stage->comm,
 			    (unsigned long long)cur);
-			return 0;
+			break;
 		}
 		/*
 		 * The shell makes the pipe, forks a member, which moves the pipe to
 		 * its fd 0 or 1 and execs; until then the pipe is only at another fd
-		 * of the shell or of the fork.  Whoever holds it so is on its way:
-		 * wait (at most the exec grace), rather than call the chain ended.
+		 * of the shell or of the fork.  A young process that holds it so is
+		 * on its way: wait (at most the exec grace) rather than call the
+		 * chain ended.  An old one is a reader such as the shell of $(...),
+		 * which holds the pipe at another fd for good: not waited for.  (An
+		 * interactive shell is old too, but forks a pipeline's members one
+		 * right after another, well before a stage has exec'd and looked.)
 		 */
-		for (size_t i = 0; i < t->n && !waiting && !holder && !other; i++) {
-			const struct proc *p = &t->p[i];
-			if (p->uid == uid && p->sid == mysid && p->pid != getpid() && holds_anywhere(p->pid, cur))
-				waiting = 1;
+		if (!holder && !other) {
+			if (!have_rec && recent(&rec) == 0)
+				have_rec = 1;
+			for (size_t i = 0; have_rec && i < rec.n && !waiting; i++) {
+				const struct proc *p = &rec.p[i];
+				if (p->uid == uid && p->pid != getpid() && age_ms(p) < SP_CHAIN_EXEC_GRACE_MS &&
+				    holds_anywhere(p->pid, cur, dir == UP))
+					waiting = 1;
+			}
 		}
 		if (waiting && mono_ms() < deadline) {
 			sleep_ms(1);
@@ -478,13 +574,12 @@ static int walk(int dir, uint64_t ino, pid_t mysid, int64_t deadline, struct tab
 		if (other && !holder) {
 			fmt(why, whylen, "chain ends: the %s of pipe:[%llu] is process %d of uid %u, not ours",
 			    end, (unsigned long long)cur, (int)other->pid, (unsigned)other->uid);
-			return 0;
+			break;
 		}
 		if (!holder && !confirmed) {
 			/*
 			 * The shell may have forked the member and closed its own copy
-			 * between our scan and the look at its fds: the member, new
-			 * since the scan, shows in the next one.
+			 * between our passes: the member, new since, shows in the next.
 			 */
 			confirmed = 1;
 			continue;
@@ -492,20 +587,23 @@ static int walk(int dir, uint64_t ino, pid_t mysid, int64_t deadline, struct tab
 		if (!holder) {
 			fmt(why, whylen, "chain ends: no %s of ours holds pipe:[%llu]", end,
 			    (unsigned long long)cur);
-			return 0;
+			break;
 		}
 		if (!next) {
 			fmt(why, whylen, "chain ends at process %d (%s): its %s is not a pipe", (int)holder->pid,
 			    holder->comm, dir == UP ? "stdin" : "stdout");
-			return 0;
+			break;
 		}
 		if (++w->filters > SP_CHAIN_MAXHOPS) {
 			fmt(why, whylen, "chain ends: more than %d filters", SP_CHAIN_MAXHOPS);
-			return 0;
+			break;
 		}
 		cur = next;
 		confirmed = 0;
 	}
+	free(t.p);
+	free(rec.p);
+	return rc;
 }
 
 /* ---- the meeting ---- */
@@ -676,7 +774,7 @@ static void step_down(struct side *s, int64_t now)
 			return;
 		}
 		struct sockaddr_un a = { .sun_family = AF_UNIX };
-		snprintf(a.sun_path, sizeof a.sun_path, "%s", s->path);
+		fmt(a.sun_path, sizeof a.sun_path, "%s", s->path);
 		if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
 			int e = errno;
 			close(fd);
@@ -750,7 +848,7 @@ static int listen_on(struct side *s, char *why, size_t whylen)
 		return SP_EIO;
 	}
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	snprintf(a.sun_path, sizeof a.sun_path, "%s", s->path);
+	fmt(a.sun_path, sizeof a.sun_path, "%s", s->path);
 	/*
 	 * Pipe inodes are not reused while the pipe lives, so a socket already
 	 * there is a leftover of a stage that died with this inode number in
@@ -779,7 +877,6 @@ int sp_chain_meet(int in_fd, int out_fd, unsigned flags, int timeout_ms, struct 
 		timeout_ms = SP_CHAIN_TIMEOUT_DEFAULT;
 	int64_t t0 = mono_ms(), deadline = t0 + timeout_ms;
 	int64_t grace = t0 + (timeout_ms < SP_CHAIN_EXEC_GRACE_MS ? timeout_ms : SP_CHAIN_EXEC_GRACE_MS);
-	pid_t sid = getsid(0);
 	struct side sides[2];
 	memset(sides, 0, sizeof sides);
 	sides[UP] = (struct side){ .dir = UP, .lfd = -1, .fd = -1, .l = up, .state = S_DONE };
@@ -795,20 +892,11 @@ int sp_chain_meet(int in_fd, int out_fd, unsigned flags, int timeout_ms, struct 
 	else if (!down->near_ino)
 		snprintf(down->why, sizeof down->why, "chain end: stdout is not an anonymous pipe");
 
-	/* Listen before walking, so that an upstream stage faster than us finds us at once. */
-	if (up->near_ino) {
-		int rc = listen_on(&sides[UP], up->why, sizeof up->why);
-		if (rc < 0) {
-			up->err = rc;
-			up->near_ino = 0;
-		}
-	}
-	struct table t = { 0 };
 	for (int d = UP; d <= DOWN; d++) {
 		struct side *s = &sides[d];
 		if (!s->l->near_ino)
 			continue;
-		int rc = walk(d, s->l->near_ino, sid, grace, &t, &s->w, s->l->why, sizeof s->l->why);
+		int rc = walk(d, s->l->near_ino, grace, &s->w, s->l->why, sizeof s->l->why);
 		if (rc < 0) {
 			s->l->err = rc;
 			continue;
@@ -816,6 +904,15 @@ int sp_chain_meet(int in_fd, int out_fd, unsigned flags, int timeout_ms, struct 
 		if (!s->w.found)
 			continue;
 		if (d == UP) {
+			/*
+			 * Only now, with a stage upstream: a chain without one costs no
+			 * socket.  An upstream stage quicker than us retries its connect.
+			 */
+			rc = listen_on(s, s->l->why, sizeof s->l->why);
+			if (rc < 0) {
+				s->l->err = rc;
+				continue;
+			}
 			s->state = S_ACCEPT;
 		} else {
 			char eb[SP_ERRBUF];
@@ -828,8 +925,6 @@ int sp_chain_meet(int in_fd, int out_fd, unsigned flags, int timeout_ms, struct 
 			s->state = S_CONNECT;
 		}
 	}
-	free(t.p);
-
 	for (;;) {
 		int64_t now = mono_ms();
 		if (sides[UP].state != S_DONE)

@@ -20,9 +20,11 @@
  *    "pipe:[INO]" and its reader has the same link at fd 0.  Non-interactive
  *    bash puts every pipeline of a script in one process group, so only the
  *    inode match pairs stages correctly when several pipelines run at once.
- *    Candidates are the processes of our session (every member of a shell
- *    pipeline shares it) with our uid.  Only fd 0 and fd 1 of a process
- *    count: that is how a filter is wired into a pipeline.
+ *    Each step costs one readlink per process in /proc (any session: a
+ *    member may run setsid); only the holders found are read further.  Only
+ *    fd 0 and fd 1 of a process count: that is how a filter is wired into
+ *    a pipeline.  Processes of other uids are never walked through; root,
+ *    who can see them, reports them as the chain's end.
  *  - Walking upstream from our stdin pipe: its writer is a stage (comm
  *    "stdpkt" or "pktlink", see sp_chain_is_stage_name) -> the peer; an
  *    ordinary program -> a filter, continue from its own stdin pipe; a
@@ -39,9 +41,10 @@
  *    a filter.  Only when the neighbour is known to be a stage does a side
  *    wait for the meeting itself, at most timeout_ms.  A chain with no stage
  *    next to us therefore costs one /proc scan (~1 ms), no waiting.
- *  - Rendezvous.  The downstream stage listens on a UNIX socket named after
- *    its stdin pipe inode, RUNDIR/p<INO>.sock; the upstream stage, whose walk
- *    ended at that pipe, connects.  RUNDIR is $STDPKT_RUNDIR if set (all
+ *  - Rendezvous.  The downstream stage, once its walk found a stage, listens
+ *    on a UNIX socket named after its stdin pipe inode, RUNDIR/p<INO>.sock;
+ *    the upstream stage, whose walk ended at that pipe, connects (retrying
+ *    every 2 ms until the name exists).  RUNDIR is $STDPKT_RUNDIR if set (all
  *    stages must then see the same value), else /run/user/UID/stdpkt when
  *    /run/user/UID exists, else /tmp/stdpkt-UID; it is made 0700 and used
  *    only if it is a real directory (not a symlink) owned by us with no group
