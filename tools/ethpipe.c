@@ -306,7 +306,7 @@ static unsigned if_mtu(const char *name)
 		return 0;
 	struct ifreq ifr;
 	memset(&ifr, 0, sizeof ifr);
-	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", name);
+	memcpy(ifr.ifr_name, name, strnlen(name, IFNAMSIZ - 1));
 	int rc = ioctl(s, SIOCGIFMTU, &ifr);
 	close(s);
 	return rc < 0 ? 0 : (unsigned)ifr.ifr_mtu;
