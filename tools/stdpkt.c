@@ -735,7 +735,12 @@ static int init_main(void *arg)
 	}
 	sigset_t all;
 	sigfillset(&all);
-	pid_t pid = fork();
+	/*
+	 * vfork, not fork: we are a clone of a threaded process, and fork()
+	 * would take glibc's locks, which a thread of the stage may have held
+	 * at the moment of the clone.  The child only execs or _exits.
+	 */
+	pid_t pid = vfork();
 	if (pid < 0)
 		_exit(126);
 	if (pid == 0) {
@@ -982,11 +987,36 @@ int main(int argc, char **argv)
 		snprintf(key, sizeof key, "net/ipv6/conf/%.15s/accept_dad", f->name);
 		if (has6 && sp_sysctl_set(key, "0", eb) < 0)
 			FAIL("%s", eb);
-		if (sp_nl_link_set(nl, f->ifindex, NULL, 0, 1, eb) < 0)
-			FAIL("%s", eb);
-		for (int k = 0; k < f->naddr; k++)
+		/*
+		 * Addresses before the link goes up, with arp_notify: the stack
+		 * announces itself by a gratuitous ARP as it comes up, the way a
+		 * booting host (or the original's DAD) says hello on its link, and
+		 * its peers learn its MAC before the first ping needs it.
+		 */
+		int has4 = 0;
+		for (int k = 0; k < f->naddr; k++) {
+			has4 |= f->addr[k].family == AF_INET;
 			if (sp_nl_addr_add(nl, f->ifindex, &f->addr[k], eb) < 0)
 				FAIL("%s on '%s'", eb, f->name);
+		}
+		snprintf(key, sizeof key, "net/ipv4/conf/%.15s/arp_notify", f->name);
+		if (has4 && sp_sysctl_set(key, "1", eb) < 0)
+			FAIL("%s", eb);
+		if (sp_nl_link_set(nl, f->ifindex, NULL, 0, 1, eb) < 0)
+			FAIL("%s", eb);
+	}
+	/*
+	 * What the stack sends may flow now (its first frame, the gratuitous
+	 * ARP, is the stage's boot).  Input waits until routes, sysctls and
+	 * NAT are in place, so nothing is forwarded by a half-made stage.
+	 */
+	for (int i = 0; i < nif; i++) {
+		struct iface *f = &ifs[i];
+		if (f->tx.kind != EP_NONE) {
+			if (pthread_create(&f->th_out, NULL, out_thread, f) != 0)
+				FAIL("cannot start a thread: %s", strerror(errno));
+			f->have_out = 1;
+		}
 	}
 	for (int g = 0; g < ngw; g++)
 		if (sp_nl_route_default(nl, &gws[g], 0, eb) < 0)
@@ -1002,7 +1032,16 @@ int main(int argc, char **argv)
 	if (opt_nat && setup_nat(ifs[nif - 1].name) < 0)
 		FAIL("cannot set up masquerading on '%s': neither nft nor iptables worked", ifs[nif - 1].name);
 
-	/* The command starts before any thread exists: a clone of a threaded process could inherit held locks. */
+	for (int i = 0; i < nif; i++) {
+		struct iface *f = &ifs[i];
+		if (f->rx.kind != EP_NONE) {
+			if (pthread_create(&f->th_in, NULL, in_thread, f) != 0)
+				FAIL("cannot start a thread: %s", strerror(errno));
+			f->have_in = 1;
+		} else {
+			atomic_store(&f->in_done, 1);
+		}
+	}
 	if (cmd) {
 		static struct init_arg ia;
 		ia.cmd = cmd;
@@ -1015,21 +1054,6 @@ int main(int argc, char **argv)
 		init_pid = clone(init_main, stack + stsz, CLONE_NEWPID | SIGCHLD, &ia);
 		if (init_pid < 0)
 			FAIL("cannot start '%s': %s", cmd[0], strerror(errno));
-	}
-	for (int i = 0; i < nif; i++) {
-		struct iface *f = &ifs[i];
-		if (f->rx.kind != EP_NONE) {
-			if (pthread_create(&f->th_in, NULL, in_thread, f) != 0)
-				FAIL("cannot start a thread: %s", strerror(errno));
-			f->have_in = 1;
-		} else {
-			atomic_store(&f->in_done, 1);
-		}
-		if (f->tx.kind != EP_NONE) {
-			if (pthread_create(&f->th_out, NULL, out_thread, f) != 0)
-				FAIL("cannot start a thread: %s", strerror(errno));
-			f->have_out = 1;
-		}
 	}
 
 	int sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
