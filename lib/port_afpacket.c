@@ -58,8 +58,14 @@
 #define PACKET_IGNORE_OUTGOING 23
 #endif
 
-#define BLOCK_SIZE (1u << 20) /* holds the largest GSO frame (64 KiB) many times over */
-#define BLOCK_NR 32
+/*
+ * Many small blocks rather than a few big ones: the kernel hands a block over
+ * when it is full or RETIRE_MS old, so at moderate rates big blocks would go
+ * out mostly empty and the ring would hold far fewer frames than its size.
+ * A block still holds the largest GSO frame (64 KiB).
+ */
+#define BLOCK_SIZE (128u << 10)
+#define BLOCK_NR 256
 #define RETIRE_MS 1           /* a partly filled block reaches the reader within this */
 #define TX_MAX 1024           /* frames per sendmmsg */
 #define VLAN_HLEN 4
