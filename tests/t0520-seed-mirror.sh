@@ -8,9 +8,9 @@ need_cmd stdpkt pktconv tcpdump ping
 # a --| tee -p mirror.a2b |--> b --| tee -p mirror.b2a |--> FIFO b2a --> a
 # Each mirror FIFO is read as in the seed: a converter into pcap, then `tcpdump -r -`.
 mkfifo b2a mirror.a2b mirror.b2a
-timeout 40 pktconv -c -F pcap <mirror.a2b 2>a2b.count | timeout 40 tcpdump -enr - >a2b.dump 2>/dev/null &
+timeout 40 pktconv -u -c -F pcap <mirror.a2b 2>a2b.count | timeout 40 tcpdump -enr - >a2b.dump 2>/dev/null &
 m1=$!
-timeout 40 pktconv -c -F pcap <mirror.b2a 2>b2a.count | timeout 40 tcpdump -enr - >b2a.dump 2>/dev/null &
+timeout 40 pktconv -u -c -F pcap <mirror.b2a 2>b2a.count | timeout 40 tcpdump -enr - >b2a.dump 2>/dev/null &
 m2=$!
 timeout 40 stdpkt -c -I "$T/b2a",- -a 192.0.2.1/24 -o "$T/a.log" -- ping -c3 -W2 192.0.2.2 2>a.err |
 	timeout 40 tee -p mirror.a2b |
