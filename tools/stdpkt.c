@@ -458,6 +458,18 @@ static int ep_open(struct iface *f, struct endpoint *e, int tx)
 	return e->fd = fd;
 }
 
+/*
+ * A pipe of 64 KiB holds one super-frame: the writer would wait for the
+ * reader at every frame.  1 MiB (the default pipe-max-size) lets a burst
+ * through with few wake-ups.  Best effort: a smaller limit is no error.
+ */
+static void grow_pipe(int fd)
+{
+	struct stat sb;
+	if (fstat(fd, &sb) == 0 && S_ISFIFO(sb.st_mode) && fcntl(fd, F_GETPIPE_SZ) < (1 << 20))
+		fcntl(fd, F_SETPIPE_SZ, 1 << 20);
+}
+
 static const char *ep_name(const struct endpoint *e, int tx)
 {
 	if (e->kind == EP_STDIO)
@@ -551,6 +563,8 @@ static void *in_thread(void *arg)
 		atomic_store(&fatal_seen, 1);
 		goto out;
 	}
+	if (f->vnet)
+		grow_pipe(f->rx.fd);
 	/* ASCII interfaces also take pcap (auto-detected): a capture file can feed any stage. */
 	struct sp_reader_conf rc = { .format = f->format == SP_FMT_ASCII ? SP_FMT_AUTO : f->format };
 	r = sp_reader_new(f->rx.fd, &rc, eb);
@@ -628,6 +642,42 @@ static void vnet_to_stream(struct sp_pkt *p)
 	p->caplen = p->wirelen = len;
 }
 
+/*
+ * A super-frame goes straight from the TAP's buffer to the stream: the
+ * writer would copy 64 KiB into its buffer only to write it out alone.
+ * Whatever the writer holds goes first, so the order is kept.
+ */
+static int write_big_pcap(struct sp_writer *w, int fd, const struct sp_pkt *p)
+{
+	int rc = sp_writer_flush(w);
+	if (rc < 0)
+		return rc;
+	int64_t ts = sp_now_ns();
+	uint32_t h[4] = { (uint32_t)(ts / 1000000000), (uint32_t)(ts % 1000000000), p->caplen, p->caplen };
+	struct iovec iov[2] = { { h, sizeof h }, { (void *)p->data, p->caplen } };
+	size_t left = sizeof h + p->caplen;
+	while (left) {
+		ssize_t k = writev(fd, iov, 2);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0 && errno == EAGAIN) {
+			struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+			poll(&pfd, 1, -1);
+			continue;
+		}
+		if (k <= 0)
+			return SP_EIO;
+		left -= (size_t)k;
+		for (int i = 0; i < 2 && k > 0; i++) {
+			size_t take = (size_t)k < iov[i].iov_len ? (size_t)k : iov[i].iov_len;
+			iov[i].iov_base = (uint8_t *)iov[i].iov_base + take;
+			iov[i].iov_len -= take;
+			k -= (ssize_t)take;
+		}
+	}
+	return 0;
+}
+
 static void *out_thread(void *arg)
 {
 	struct iface *f = arg;
@@ -637,6 +687,8 @@ static void *out_thread(void *arg)
 		atomic_store(&fatal_seen, 1);
 		goto out;
 	}
+	if (f->vnet)
+		grow_pipe(f->tx.fd);
 	struct sp_writer_conf wc = { .format = f->format };
 	w = sp_writer_new(f->tx.fd, &wc, eb);
 	if (!w) {
@@ -656,7 +708,8 @@ static void *out_thread(void *arg)
 		for (int i = 0; i < n; i++) {
 			if (f->vnet)
 				vnet_to_stream(&v[i]);
-			int rc = sp_write(w, &v[i]);
+			int rc = f->vnet && v[i].caplen > 4096 ? write_big_pcap(w, f->tx.fd, &v[i])
+							       : sp_write(w, &v[i]);
 			if (rc == SP_EBAD) {
 				f->out_dropped++;
 				continue;
