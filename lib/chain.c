@@ -393,14 +393,6 @@ static int recent(struct table *t)
 	return 0;
 }
 
-static int has_child(const struct table *t, pid_t pid)
-{
-	for (size_t i = 0; i < t->n; i++)
-		if (t->p[i].ppid == pid)
-			return 1;
-	return 0;
-}
-
 static int64_t age_ms(const struct proc *p)
 {
 	struct timespec now;
@@ -423,16 +415,28 @@ static int same_exe(pid_t a, pid_t b)
 	return na == nb && memcmp(la, lb, (size_t)na) == 0;
 }
 
+static const struct proc *find(const struct table *t, pid_t pid)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (t->p[i].pid == pid)
+			return &t->p[i];
+	return NULL;
+}
+
 /*
- * A process that may still become something else: a fork of the shell that
- * has not exec'd yet, or a wrapper (timeout) whose command has not started.
- * rec is the recent processes, loaded on first need (*have).
+ * Whether holder p may still become something else, so that we must look
+ * again: a fork of the shell that has not exec'd yet, or a wrapper (env,
+ * timeout ...) whose command has not started.  A wrapper whose child is
+ * already a stage gives that child in *stage_child.  rec is the recent
+ * processes, loaded on first need (*have); p changing between the two
+ * passes also means looking again.
  */
-static int pending(struct table *rec, int *have, const struct proc *p)
+static int pending(struct table *rec, int *have, const struct proc *p, pid_t *stage_child)
 {
 	if (age_ms(p) >= SP_CHAIN_EXEC_GRACE_MS)
 		return 0;
-	if (!is_wrapper_name(p->comm)) {
+	int wrapper = is_wrapper_name(p->comm);
+	if (!wrapper) {
 		int s = same_exe(p->pid, p->ppid);
 		if (s < 0) {
 			char path[64], comm[32];
@@ -442,16 +446,40 @@ static int pending(struct table *rec, int *have, const struct proc *p)
 			comm[strcspn(comm, "\n")] = 0;
 			s = strcmp(p->comm, comm) == 0;
 		}
-		if (!s)
-			return 0;
+		if (!s) {
+			/* Exec'd since the first pass (its exe is new): look again, as what it is now. */
+			char path[64], comm[32];
+			snprintf(path, sizeof path, "/proc/%d/comm", (int)p->pid);
+			if (read_small(path, comm, sizeof comm) <= 0)
+				return 0;
+			comm[strcspn(comm, "\n")] = 0;
+			return strcmp(comm, p->comm) != 0;
+		}
 	}
-	/* A subshell runs its commands as children; a fork on its way to exec has none. */
 	if (!*have) {
 		if (recent(rec) < 0)
 			return 0;
 		*have = 1;
 	}
-	return !has_child(rec, p->pid);
+	const struct proc *q = find(rec, p->pid);
+	if (!q || strcmp(q->comm, p->comm) != 0)
+		return 1; /* it exec'd between the passes */
+	int children = 0;
+	for (size_t i = 0; i < rec->n; i++) {
+		const struct proc *c = &rec->p[i];
+		if (c->ppid != p->pid)
+			continue;
+		children++;
+		if (wrapper && sp_chain_is_stage_name(c->comm)) {
+			*stage_child = c->pid;
+			return 0;
+		}
+		/* The wrapper's command, forked but not exec'd yet. */
+		if (wrapper && strcmp(c->comm, p->comm) == 0)
+			return 1;
+	}
+	/* A wrapper yet to start its command; a fork yet to exec (a subshell runs children). */
+	return children == 0;
 }
 
 /* Whether fd of pid is open for writing (else reading), from its fdinfo flags. */
@@ -532,8 +560,14 @@ static int walk(int dir, uint64_t ino, int64_t deadline, struct walk *w, char *w
 				stage = p;
 				break;
 			}
-			if (pending(&rec, &have_rec, p))
+			pid_t child = 0;
+			if (pending(&rec, &have_rec, p, &child))
 				waiting = 1;
+			if (child) {
+				/* The wrapper's command is the stage (it may not have shown in the first pass). */
+				stage = find(&rec, child);
+				break;
+			}
 			uint64_t n = dir == UP ? p->in_ino : p->out_ino;
 			if (n && !next)
 				next = n;
