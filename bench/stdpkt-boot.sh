@@ -5,8 +5,8 @@
 #   bench/stdpkt-boot.sh            (as root; RUNS=100)
 #
 # The seed measured boot as "start to the first packet (DAD or ARP)".  Here a stage with 192.0.2.1/24
-# runs `ping -c1 192.0.2.2`, so its first frame is the ARP request (or an IPv6 frame if the kernel is
-# quicker); the clock stops when the first bytes of that frame can be read from the stage's stdout.
+# runs `ping -c1 192.0.2.2`, so its first frame is its gratuitous ARP or ping's ARP request, whichever
+# leaves first; the clock stops when the first bytes of a frame can be read from the stage's stdout.
 # The peers, interleaved with it run by run: `true` (a bare process start) and `unshare -n true` (a
 # process start with a new network namespace).  Prints medians and the ratio; the target is at most
 # twice `unshare -n true`, and under LKL's 20 ms.
