@@ -36,11 +36,15 @@
  *  - Races.  The shell forks the members in any order, and a member between
  *    fork and exec still looks like the shell.  A process that looks
  *    un-exec'd (its exe is its parent's exe, it has no child, it is younger
- *    than SP_CHAIN_EXEC_GRACE_MS) is waited for (polling /proc every ms)
- *    until it execs or grows too old, in which case it is a subshell and so
- *    a filter.  Only when the neighbour is known to be a stage does a side
- *    wait for the meeting itself, at most timeout_ms.  A chain with no stage
- *    next to us therefore costs one /proc scan (~1 ms), no waiting.
+ *    than SP_CHAIN_EXEC_GRACE_MS), a young wrapper (env, nice, stdbuf,
+ *    setpriv, timeout ...) whose command has not started, a young fork
+ *    holding the pipe at another fd (not yet moved to 0 or 1), or a holder
+ *    that changed between two looks, is waited for (polling /proc every ms)
+ *    until it settles or grows too old (then a subshell: a filter).  A chain
+ *    end with no holder at all is confirmed by a second look.  Only when the
+ *    neighbour is known to be a stage does a side wait for the meeting
+ *    itself, at most timeout_ms.  A chain with no stage next to us costs a
+ *    few /proc passes (1-3 ms on a 2-cpu VM with ~100 processes), no wait.
  *  - Rendezvous.  The downstream stage, once its walk found a stage, listens
  *    on a UNIX socket named after its stdin pipe inode, RUNDIR/p<INO>.sock;
  *    the upstream stage, whose walk ended at that pipe, connects (retrying
@@ -64,7 +68,8 @@
  *    ptrace us anyway); the pid check only keeps an unrelated stage of ours
  *    from joining a link by mistake.  root is trusted as always.
  *
- * Use.  Call once, at start, before reading or writing any frame and before
+ * Use.  in_fd and out_fd should be 0 and 1: the neighbours look at those
+ * fds of ours.  Call once, at start, before reading or writing any frame and before
  * unshare(CLONE_NEWUSER) (the uid check) -- a network namespace does not
  * matter for filesystem sockets, but calling it first is simplest.  Ignore
  * SIGPIPE (or use MSG_NOSIGNAL): a peer that dies makes writes fail with
