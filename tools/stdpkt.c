@@ -81,6 +81,7 @@ struct endpoint {
 struct iface {
 	char name[IFNAMSIZ];
 	struct endpoint rx, tx;
+	char *spec; /* the -I argument, which rx and tx point into */
 	int format;
 	uint8_t mac[6];
 	int have_mac;
@@ -211,11 +212,14 @@ static void read_config(const char *path, char ***av, int *ac, int *cap)
 	fclose(f);
 }
 
+/* The expanded argument vector: file-scope, as the options point into it for the whole run. */
+static char **av;
+
 /* Replaces every -C FILE before `--` by the file's words, in place, so option order is kept. */
 static char **expand_config(int argc, char **argv, int *outc)
 {
 	int cap = argc + 16, ac = 0, depth = 0;
-	char **av = malloc((size_t)cap * sizeof *av);
+	av = malloc((size_t)cap * sizeof *av);
 	if (!av)
 		exit(1);
 	av[ac++] = argv[0];
@@ -283,7 +287,7 @@ static void parse_args(int argc, char **argv, char ***cmd)
 				cur->format = SP_FMT_ASCII;
 			}
 			started = 1;
-			char *s = strdup(optarg), *comma = s ? strchr(s, ',') : NULL;
+			char *s = cur->spec = strdup(optarg), *comma = s ? strchr(s, ',') : NULL;
 			if (!comma)
 				die_usage("bad interface endpoints '%s': want RX,TX", optarg);
 			*comma = 0;
@@ -770,7 +774,7 @@ static void put(int fd, const char *s)
 	}
 }
 
-/* pid 1 of the command's PID namespace: only async-signal-safe calls from here on. */
+/* pid 1 of the command's PID namespace, a fork of the stage. */
 static int init_main(void *arg)
 {
 	struct init_arg *a = arg;
@@ -783,17 +787,9 @@ static int init_main(void *arg)
 		_exit(126);
 	/* Nothing of the stage may stay open here: not the packet stream, not a TAP. */
 	close_range(4, ~0u, 0);
-	if (getppid() != 0) {
-		/* not reached: our parent is outside our PID namespace */
-	}
 	sigset_t all;
 	sigfillset(&all);
-	/*
-	 * vfork, not fork: we are a clone of a threaded process, and fork()
-	 * would take glibc's locks, which a thread of the stage may have held
-	 * at the moment of the clone.  The child only execs or _exits.
-	 */
-	pid_t pid = vfork();
+	pid_t pid = fork();
 	if (pid < 0)
 		_exit(126);
 	if (pid == 0) {
@@ -948,7 +944,7 @@ int main(int argc, char **argv)
 	char eb[SP_ERRBUF];
 	char **cmd = NULL;
 	int ac;
-	char **av = expand_config(argc, argv, &ac);
+	av = expand_config(argc, argv, &ac);
 	parse_args(ac, av, &cmd);
 
 	int outfd = 2;
@@ -1100,13 +1096,20 @@ int main(int argc, char **argv)
 		ia.cmd = cmd;
 		ia.outfd = outfd;
 		ia.errfd = 2;
-		size_t stsz = 256 << 10;
-		char *stack = malloc(stsz);
-		if (!stack)
-			FAIL("cannot allocate: %s", strerror(ENOMEM));
-		init_pid = clone(init_main, stack + stsz, CLONE_NEWPID | SIGCHLD, &ia);
+		/*
+		 * Our next child is pid 1 of a new PID namespace.  After this no
+		 * thread may be created (the kernel refuses CLONE_THREAD once the
+		 * children's PID namespace differs), so every thread exists now.
+		 * A plain fork(), unlike clone() on a stack of our own, leaves
+		 * glibc (and the sanitizers) in a state the child may use.
+		 */
+		if (unshare(CLONE_NEWPID) < 0)
+			FAIL("cannot create a pid namespace: %s", strerror(errno));
+		init_pid = fork();
 		if (init_pid < 0)
 			FAIL("cannot start '%s': %s", cmd[0], strerror(errno));
+		if (init_pid == 0)
+			_exit(init_main(&ia));
 	}
 
 	int sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
