@@ -18,6 +18,10 @@
  * header too (SP_TAP_VNET_HLEN bytes).  Without SP_PORT_VNET frames are
  * plain Ethernet frames, as every other port carries.
  *
+ * Received frames lie in the port's own buffer, one 64 KiB slot each; the
+ * caller may edit them in place (finish a checksum, strip the vnet header)
+ * until the next recv.
+ *
  * Reads are batched: the descriptor is always non-blocking inside, and a
  * blocking recv polls for the first frame only, then reads until the batch
  * is full or the queue is empty.  A frame the kernel refuses on write
