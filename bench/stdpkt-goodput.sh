@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: BSD-2-Clause
 # stdpkt-goodput.sh: iperf3 TCP goodput and ping RTT through one stdpkt pipe hop, a veth pair and VDE over a pipe, in one run.
 #
-#   bench/stdpkt-goodput.sh            (as root; SECS=5 seconds per iperf3 run, FORMATS="pcap ascii vde")
+#   bench/stdpkt-goodput.sh    (as root; SECS=3 s per iperf3 run, ROUNDS=3, FORMATS="pcap ascii vde")
 #
 # Every link joins two fresh namespaces with 198.51.100.1/24 and .2/24; iperf3 runs in them through
 # `ip netns exec`, so the three links are measured by the very same commands.  Prints Gbit/s, the ping
@@ -11,9 +11,10 @@ set -u
 SRCDIR=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${BIN:-$SRCDIR/build/bin}
 PATH=$BIN:$PATH
-SECS=${SECS:-5}
+SECS=${SECS:-3}
+ROUNDS=${ROUNDS:-3}
 FORMATS=${FORMATS:-pcap ascii vde}
-PINGS=${PINGS:-100}
+PINGS=${PINGS:-50}
 
 die() { echo "stdpkt-goodput: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "needs root (namespaces, TAP)"
@@ -68,15 +69,18 @@ addr2() {
 	ip -n "$3" addr add 198.51.100.2/24 dev "$4" && ip -n "$3" link set "$4" up
 }
 
-printf '%-22s %10s %12s\n' link Gbit/s "ping RTT ms"
-report() { printf '%-22s %10s %12s\n' "$1" "$2" "$3"; }
+# All links stay up for the whole run and are measured round-robin, ROUNDS times each; the medians
+# and their ratios then share the machine's state, even when its load drifts.
+links=""
+sp_pids=""
+sp_ns=""
+add_link() { links="$links $1"; eval "name_$1=\"\$2\" c_$1=$3 s_$1=$4"; }
 
 # The veth pair: the kernel's own path between two namespaces, the upper bound.
 mk2ns $P-va $P-vb
 ip link add veth0 netns $P-va type veth peer name veth1 netns $P-vb || die "cannot make the veth pair"
 addr2 $P-va veth0 $P-vb veth1
-read -r veth_g veth_rtt <<<"$(measure $P-va $P-vb)"
-report veth "$veth_g" "$veth_rtt"
+add_link veth "veth" $P-va $P-vb
 
 # VDE over a pipe: each vde_plug makes its TAP in its own namespace and dpipe joins their stdio.
 mk2ns $P-da $P-db
@@ -85,37 +89,51 @@ pids="$pids $!"
 wait_for "ip -n $P-da link show vde0 >/dev/null 2>&1 && ip -n $P-db link show vde1 >/dev/null 2>&1" ||
 	die "vde_plug made no TAP"
 addr2 $P-da vde0 $P-db vde1
-read -r vde_g vde_rtt <<<"$(measure $P-da $P-db)"
-report "vde (dpipe vde_plug)" "$vde_g" "$vde_rtt"
+add_link vde "vde (dpipe vde_plug)" $P-da $P-db
 
 # stdpkt: two stages, one pipe each way (the same kernel pipe as `|`, named so each stage has a pid).
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 if [ "$HAVE_STDPKT" = 1 ]; then
 	for fmt in $FORMATS; do
 		a=$P-s${fmt}a b=$P-s${fmt}b
 		nslist="$nslist $a $b"
-		rm -f "$d/a2b" "$d/b2a"; mkfifo "$d/a2b" "$d/b2a"
-		stdpkt -n "$a" -I "$d/b2a,$d/a2b" -F "$fmt" -a 198.51.100.1/24 2>"$d/$a.err" &
-		pa=$!
-		stdpkt -n "$b" -I "$d/a2b,$d/b2a" -F "$fmt" -a 198.51.100.2/24 2>"$d/$b.err" &
-		pb=$!
-		pids="$pids $pa $pb"
-		if wait_for "[ -e /run/netns/$a ] && [ -e /run/netns/$b ]"; then
-			read -r g rtt <<<"$(measure "$a" "$b")"
-		else
-			echo "stdpkt-goodput: stdpkt stages did not start: $(cat "$d/$a.err" "$d/$b.err")" >&2
-			g=0 rtt=0
-		fi
-		report "stdpkt -F $fmt" "$g" "$rtt"
-		eval "sp_g_$fmt=$g sp_rtt_$fmt=$rtt"
-		kill "$pa" "$pb" 2>/dev/null
-		wait "$pa" "$pb" 2>/dev/null
-		for ns in $a $b; do [ -e "/run/netns/$ns" ] && echo "stdpkt-goodput: $ns left behind after SIGTERM" >&2; done
+		mkfifo "$d/a2b$fmt" "$d/b2a$fmt"
+		stdpkt -n "$a" -I "$d/b2a$fmt,$d/a2b$fmt" -F "$fmt" -a 198.51.100.1/24 2>"$d/$a.err" &
+		sp_pids="$sp_pids $!"
+		stdpkt -n "$b" -I "$d/a2b$fmt,$d/b2a$fmt" -F "$fmt" -a 198.51.100.2/24 2>"$d/$b.err" &
+		sp_pids="$sp_pids $!"
+		pids="$pids $sp_pids"
+		sp_ns="$sp_ns $a $b"
+		wait_for "[ -e /run/netns/$a ] && [ -e /run/netns/$b ]" ||
+			die "stdpkt stages did not start: $(cat "$d/$a.err" "$d/$b.err")"
+		add_link "sp$fmt" "stdpkt -F $fmt" "$a" "$b"
 	done
+fi
+
+for r in $(seq "$ROUNDS"); do
+	for l in $links; do
+		eval "c=\$c_$l s=\$s_$l"
+		measure "$c" "$s" >>"$d/$l.res"
+	done
+done
+
+# Median of column $2 of file $1.
+med() { awk -v c="$2" '{ print $c }' "$1" | sort -g | awk '{ v[NR] = $1 } END { print (NR ? v[int((NR + 1) / 2)] : 0) }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+printf '%-22s %10s %12s   (medians of %s rounds of %s s)\n' link Gbit/s "ping RTT ms" "$ROUNDS" "$SECS"
+for l in $links; do
+	eval "n=\$name_$l"
+	eval "g_$l=$(med "$d/$l.res" 1) rtt_$l=$(med "$d/$l.res" 2)"
+	eval "printf '%-22s %10s %12s\n' \"\$n\" \$g_$l \$rtt_$l"
+done
+if [ "$HAVE_STDPKT" = 1 ]; then
 	echo
 	for fmt in $FORMATS; do
-		eval "g=\$sp_g_$fmt rtt=\$sp_rtt_$fmt"
+		eval "g=\$g_sp$fmt rtt=\$rtt_sp$fmt"
 		printf 'stdpkt -F %-5s goodput %sx VDE (target >= 5), %sx veth (target >= 0.5); RTT %sx VDE (target <= 1)\n' \
-			"$fmt" "$(ratio "$g" "$vde_g")" "$(ratio "$g" "$veth_g")" "$(ratio "$rtt" "$vde_rtt")"
+			"$fmt" "$(ratio "$g" "$g_vde")" "$(ratio "$g" "$g_veth")" "$(ratio "$rtt" "$rtt_vde")"
 	done
+	# SIGTERM must take each stage down with its named namespace.
+	kill $sp_pids 2>/dev/null
+	wait $sp_pids 2>/dev/null
+	for ns in $sp_ns; do [ -e "/run/netns/$ns" ] && echo "stdpkt-goodput: $ns left behind after SIGTERM" >&2; done
 fi
