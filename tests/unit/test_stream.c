@@ -317,6 +317,25 @@ static void test_pcap(void)
 		     NULL);
 	bfree(&in);
 
+	/*
+	 * A record whose seconds field happens to equal a pcap magic (0x4d3cb2a1 is 2011-01-23
+	 * 23:38:41 UTC) is a record, not a file header, even when it is the last and under 24 bytes.
+	 */
+	struct tp magic;
+	fill_frame(&magic, 60, 60, 0x4d3cb2a1ll * 1000000000, 6);
+	struct tp tiny = magic;
+	tiny.caplen = tiny.wirelen = 4;
+	struct buf w9 = { 0 };
+	pcap_hdr(&in, US, 0, 1);
+	pcap_rec(&in, &magic, US, 0);
+	pcap_rec(&in, &tiny, US, 0);
+	log_tp(&w9, &magic);
+	log_tp(&w9, &tiny);
+	check_stream("pcap: records timed at a magic number's second, the last of 4 bytes", &in, SP_FMT_AUTO, 0, &w9, 0,
+		     NULL);
+	bfree(&in);
+	bfree(&w9);
+
 	/* A record over maxframe, and an empty record, are bad and skipped; the rest comes through. */
 	struct tp zero = P[1];
 	zero.caplen = 0;
