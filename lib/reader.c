@@ -26,6 +26,7 @@ struct sp_reader {
 	uint64_t off;     /* stream offset of buf[start] */
 	uint64_t line;    /* ASCII: number of the last line taken */
 	int eof;
+	int64_t rtime;    /* when the last read(2) returned data */
 	int dead;         /* a fatal error was returned; it is returned again */
 	int skipline;     /* ASCII: inside an over-long line already reported */
 	size_t scanned;   /* ASCII: bytes after start known to hold no newline */
@@ -102,6 +103,7 @@ void sp_reader_free(struct sp_reader *r)
 }
 
 int sp_reader_format(const struct sp_reader *r) { return r->fmt; }
+int64_t sp_reader_time(const struct sp_reader *r) { return r->rtime ? r->rtime : sp_now_ns(); }
 const char *sp_reader_error(const struct sp_reader *r) { return r->err; }
 const struct sp_stats *sp_reader_stats(const struct sp_reader *r) { return &r->st; }
 
@@ -136,6 +138,7 @@ static int fill(struct sp_reader *r)
 		ssize_t n = read(r->fd, r->buf + r->end, r->cap - r->end);
 		if (n > 0) {
 			r->end += (size_t)n;
+			r->rtime = sp_now_ns();
 			return 1;
 		}
 		if (n == 0)

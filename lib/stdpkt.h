@@ -84,6 +84,8 @@ int sp_read_nb(struct sp_reader *r, struct sp_pkt *p);
 int sp_reader_buffered(const struct sp_reader *r);
 
 int sp_reader_format(const struct sp_reader *r); /* detected format, 0 until known */
+/* Wall clock (ns) when the last read(2) returned data: an arrival time for unstamped frames. */
+int64_t sp_reader_time(const struct sp_reader *r);
 const char *sp_reader_error(const struct sp_reader *r);
 const struct sp_stats *sp_reader_stats(const struct sp_reader *r);
 

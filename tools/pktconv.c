@@ -129,6 +129,9 @@ int main(int argc, char **argv)
 				status = 1;
 				break;
 			}
+			/* Unstamped frames (ASCII without -t, VDE) are stamped when they arrived, not when written. */
+			if (p.ts == SP_TS_NONE)
+				p.ts = sp_reader_time(r);
 			n = sp_write(w, &p);
 			if (n == SP_EBAD) {
 				fprintf(stderr, "%s: skipped packet %" PRIu64 " of '%s': %s\n", prog,
