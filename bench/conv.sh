@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: BSD-2-Clause
 # conv.sh: pktconv's ASCII decode, encode and pcap pass-through rates against text2pcap and tcpdump on the same 1,000,000 frames, in one run.
 #
-#   bench/conv.sh        N=1000000 frames of 60 bytes (64 on the wire); RUNS=3 for pktconv, PEER_RUNS=1
+#   bench/conv.sh        N=1000000 frames of 60 bytes (64 on the wire); RUNS=5 for pktconv, PEER_RUNS=1
 #
 # decode:  pktconv -F pcap < frames.txt           vs  text2pcap -F pcap frames.od   (od -Ax -tx1 dumps)
 # encode:  pktconv < frames.pcap                  vs  tcpdump -xx -r frames.pcap
@@ -14,7 +14,7 @@ set -u
 SRCDIR=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${BIN:-$SRCDIR/build/bin}
 N=${N:-1000000}
-RUNS=${RUNS:-3}
+RUNS=${RUNS:-5}
 PEER_RUNS=${PEER_RUNS:-1}
 [ -x "$BIN/pktconv" ] || { echo "conv: $BIN/pktconv not built (make)" >&2; exit 1; }
 for c in text2pcap tcpdump awk; do
