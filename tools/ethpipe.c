@@ -384,6 +384,7 @@ int main(int argc, char **argv)
 		}
 		if (!opt.rx) {
 			fprintf(stderr, "%s: bad filter '%s': a filter needs receiving (not -s)\n", prog, filter);
+			free(filter);
 			return 2;
 		}
 	}
@@ -400,14 +401,16 @@ int main(int argc, char **argv)
 		struct sp_port_conf c = { .flags = SP_PORT_RX | SP_PORT_NONBLOCK | (promisc ? SP_PORT_PROMISC : 0),
 					  .filter = filter };
 		rxp = sp_port_open("afpacket", opt.ifname, &c, err);
+		free(filter);
 		if (!rxp) {
 			fprintf(stderr, "%s: %s\n", prog, err);
-			return strstr(err, "bad filter") ? 2 : 1;
+			return strncmp(err, "bad filter", 10) == 0 ? 2 : 1;
 		}
 		struct sp_writer_conf wc = { .format = opt.outfmt, .flags = opt.wflags };
 		w = sp_writer_new(1, &wc, err);
 		if (!w) {
 			fprintf(stderr, "%s: cannot write 'stdout': %s\n", prog, err);
+			sp_port_close(rxp);
 			return 1;
 		}
 	}
@@ -416,10 +419,11 @@ int main(int argc, char **argv)
 		txp = sp_port_open("afpacket", opt.ifname, &c, err);
 		if (!txp) {
 			fprintf(stderr, "%s: %s\n", prog, err);
+			sp_writer_free(w);
+			sp_port_close(rxp);
 			return 1;
 		}
 	}
-	free(filter);
 	if (pipe2(stopfd, O_CLOEXEC) < 0) {
 		fprintf(stderr, "%s: cannot make a pipe: %s\n", prog, strerror(errno));
 		return 1;
