@@ -225,7 +225,8 @@ static int pcapng_next(struct sp_reader *r, struct sp_pkt *p)
 		p->data = d;
 		p->caplen = h->caplen;
 		p->wirelen = h->len > h->caplen ? h->len : h->caplen;
-		p->ts = (int64_t)h->ts.tv_sec * 1000000000 + h->ts.tv_usec; /* nano precision asked */
+		/* nano precision was asked; a time past 2262 would overflow int64 and is taken modulo */
+		p->ts = (int64_t)((uint64_t)h->ts.tv_sec * 1000000000u + (uint64_t)h->ts.tv_usec);
 		return 1;
 	}
 }
@@ -277,12 +278,13 @@ static int frame_pcap(struct sp_reader *r, struct sp_pkt *p)
 		uint32_t m;
 		memcpy(&m, h, 4);
 		/* A second writer's file header in a merged FIFO: a version-2 pcap header. */
-		if (is_pcap_magic(m)) {
+		/* At the end of the stream a short record whose seconds look like a magic is a record. */
+		if (is_pcap_magic(m) && (have >= 24 || !r->eof)) {
 			if (have < 24)
 				return NEED;
 			uint32_t ver;
 			memcpy(&ver, h + 4, 4);
-			if (ver == 0x00040002u || ver == 0x02000400u) {
+			if (ver == 0x00040002u || ver == 0x04000200u) {
 				int rc = pcap_header(r, h);
 				if (rc < 0)
 					return rc;
