@@ -102,6 +102,37 @@ __attribute__((constructor)) static void decode16_init(void)
 	ssse3 = __builtin_cpu_supports("ssse3");
 }
 
+/* Gathers the separators, high and low digits of sixteen " HH" tokens at q into v[0..2]. */
+__attribute__((target("ssse3"))) static inline void gather16(const unsigned char *q, __m128i v[3])
+{
+	__m128i l0 = _mm_loadu_si128((const __m128i *)q), l1 = _mm_loadu_si128((const __m128i *)(q + 16));
+	__m128i l2 = _mm_loadu_si128((const __m128i *)(q + 32));
+	for (int k = 0; k < 3; k++)
+		v[k] = _mm_or_si128(_mm_or_si128(_mm_shuffle_epi8(l0, *(const __m128i *)mask[k]),
+						 _mm_shuffle_epi8(l1, *(const __m128i *)mask[3 + k])),
+				    _mm_shuffle_epi8(l2, *(const __m128i *)mask[6 + k]));
+}
+
+/* Stores the sixteen bytes v[1..2] spell; 0 (nothing stored) if a digit in `lanes` is not hex. */
+__attribute__((target("ssse3"))) static inline int hex16(const __m128i v[3], unsigned lanes, uint8_t *out)
+{
+	const __m128i c0 = _mm_set1_epi8('0' - 1), c9 = _mm_set1_epi8('9' + 1);
+	const __m128i ca = _mm_set1_epi8('a' - 1), cf = _mm_set1_epi8('f' + 1), x20 = _mm_set1_epi8(0x20);
+	const __m128i d0 = _mm_set1_epi8('0'), da = _mm_set1_epi8('a' - 10);
+	__m128i nib[2];
+	for (int k = 1; k < 3; k++) {
+		__m128i c = v[k], lc = _mm_or_si128(c, x20);
+		__m128i dig = _mm_and_si128(_mm_cmpgt_epi8(c, c0), _mm_cmpgt_epi8(c9, c));
+		__m128i let = _mm_and_si128(_mm_cmpgt_epi8(lc, ca), _mm_cmpgt_epi8(cf, lc));
+		if (((unsigned)_mm_movemask_epi8(_mm_or_si128(dig, let)) & lanes) != lanes)
+			return 0;
+		nib[k - 1] = _mm_or_si128(_mm_and_si128(dig, _mm_sub_epi8(c, d0)),
+					  _mm_andnot_si128(dig, _mm_sub_epi8(lc, da)));
+	}
+	_mm_storeu_si128((__m128i *)out, _mm_or_si128(_mm_slli_epi16(nib[0], 4), nib[1]));
+	return 1;
+}
+
 /*
  * Sixteen " HH" tokens (48 bytes) at a time: three shuffles gather the high digits, three the
  * low digits and three the separators from the three 16-byte loads.  Returns the bytes decoded,
@@ -110,9 +141,7 @@ __attribute__((constructor)) static void decode16_init(void)
 __attribute__((target("ssse3"))) static size_t decode16(const unsigned char *q, size_t avail, uint8_t *out,
 							  size_t room, int slack)
 {
-	const __m128i spc = _mm_set1_epi8(' '), c0 = _mm_set1_epi8('0' - 1), c9 = _mm_set1_epi8('9' + 1);
-	const __m128i ca = _mm_set1_epi8('a' - 1), cf = _mm_set1_epi8('f' + 1), x20 = _mm_set1_epi8(0x20);
-	const __m128i d0 = _mm_set1_epi8('0'), da = _mm_set1_epi8('a' - 10);
+	const __m128i spc = _mm_set1_epi8(' ');
 	size_t n = 0;
 	/*
 	 * With slack (48 readable bytes past the line and 16 writable past the frame, as the
@@ -121,27 +150,11 @@ __attribute__((target("ssse3"))) static size_t decode16(const unsigned char *q, 
 	 */
 	while (room - n >= 16 && (avail >= 48 || (slack && avail >= 3 && avail % 3 == 0))) {
 		unsigned lanes = avail >= 48 ? 0xFFFF : (1u << (avail / 3)) - 1;
-		__m128i l0 = _mm_loadu_si128((const __m128i *)q), l1 = _mm_loadu_si128((const __m128i *)(q + 16));
-		__m128i l2 = _mm_loadu_si128((const __m128i *)(q + 32)), v[3];
-		for (int k = 0; k < 3; k++)
-			v[k] = _mm_or_si128(_mm_or_si128(_mm_shuffle_epi8(l0, *(const __m128i *)mask[k]),
-							 _mm_shuffle_epi8(l1, *(const __m128i *)mask[3 + k])),
-					    _mm_shuffle_epi8(l2, *(const __m128i *)mask[6 + k]));
-		if (((unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v[0], spc)) & lanes) != lanes)
+		__m128i v[3];
+		gather16(q, v);
+		if (((unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v[0], spc)) & lanes) != lanes ||
+		    !hex16(v, lanes, out + n))
 			break;
-		__m128i nib[2];
-		int ok = 1;
-		for (int k = 1; k < 3; k++) {
-			__m128i c = v[k], lc = _mm_or_si128(c, x20);
-			__m128i dig = _mm_and_si128(_mm_cmpgt_epi8(c, c0), _mm_cmpgt_epi8(c9, c));
-			__m128i let = _mm_and_si128(_mm_cmpgt_epi8(lc, ca), _mm_cmpgt_epi8(cf, lc));
-			ok &= ((unsigned)_mm_movemask_epi8(_mm_or_si128(dig, let)) & lanes) == lanes;
-			nib[k - 1] = _mm_or_si128(_mm_and_si128(dig, _mm_sub_epi8(c, d0)),
-						  _mm_andnot_si128(dig, _mm_sub_epi8(lc, da)));
-		}
-		if (!ok)
-			break;
-		_mm_storeu_si128((__m128i *)(out + n), _mm_or_si128(_mm_slli_epi16(nib[0], 4), nib[1]));
 		if (lanes != 0xFFFF)
 			return n + avail / 3;
 		n += 16;
@@ -199,37 +212,19 @@ __attribute__((target("ssse3"))) static size_t line_fast(const unsigned char *s,
 	q += 30;
 	const unsigned char *end = s + have;
 	const __m128i spc = _mm_set1_epi8(' '), nl = _mm_set1_epi8('\n');
-	const __m128i c0 = _mm_set1_epi8('0' - 1), c9 = _mm_set1_epi8('9' + 1);
-	const __m128i ca = _mm_set1_epi8('a' - 1), cf = _mm_set1_epi8('f' + 1), x20 = _mm_set1_epi8(0x20);
-	const __m128i d0 = _mm_set1_epi8('0'), da = _mm_set1_epi8('a' - 10);
 	uint32_t n = 14;
 	for (;;) {
 		if (maxframe - n < 16)
 			return 0;
-		__m128i l0 = _mm_loadu_si128((const __m128i *)q), l1 = _mm_loadu_si128((const __m128i *)(q + 16));
-		__m128i l2 = _mm_loadu_si128((const __m128i *)(q + 32)), v[3];
-		for (int k = 0; k < 3; k++)
-			v[k] = _mm_or_si128(_mm_or_si128(_mm_shuffle_epi8(l0, *(const __m128i *)mask[k]),
-							 _mm_shuffle_epi8(l1, *(const __m128i *)mask[3 + k])),
-					    _mm_shuffle_epi8(l2, *(const __m128i *)mask[6 + k]));
+		__m128i v[3];
+		gather16(q, v);
 		unsigned sp = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v[0], spc));
 		unsigned nlm = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v[0], nl));
 		unsigned k = nlm ? (unsigned)__builtin_ctz(nlm) : 16, lanes = (1u << k) - 1;
 		if ((sp & lanes) != lanes || q + 3 * k + (nlm ? 0 : 2) >= end)
 			return 0;
-		if (k) {
-			__m128i nib[2];
-			for (int j = 1; j < 3; j++) {
-				__m128i c = v[j], lc = _mm_or_si128(c, x20);
-				__m128i dig = _mm_and_si128(_mm_cmpgt_epi8(c, c0), _mm_cmpgt_epi8(c9, c));
-				__m128i let = _mm_and_si128(_mm_cmpgt_epi8(lc, ca), _mm_cmpgt_epi8(cf, lc));
-				if (((unsigned)_mm_movemask_epi8(_mm_or_si128(dig, let)) & lanes) != lanes)
-					return 0;
-				nib[j - 1] = _mm_or_si128(_mm_and_si128(dig, _mm_sub_epi8(c, d0)),
-							  _mm_andnot_si128(dig, _mm_sub_epi8(lc, da)));
-			}
-			_mm_storeu_si128((__m128i *)(frame + n), _mm_or_si128(_mm_slli_epi16(nib[0], 4), nib[1]));
-		}
+		if (k && !hex16(v, lanes, frame + n))
+			return 0;
 		n += k;
 		q += 3 * k;
 		if (nlm) {
