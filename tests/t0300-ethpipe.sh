@@ -111,4 +111,12 @@ kill -TERM "$bp"; wait
 cmp_files peer.txt both.txt "a both-ways port receives the peer's frames and none of its own"
 ok "it sent its own 20" grep -q '5 received, 0 dropped, 20 sent' both.err
 
+# ---- -p: promiscuous while running, and only then ----
+timeout 10 ip netns exec "$b" sh -c 'echo $$ >p.pid; exec ethpipe -r -p b0' >/dev/null &
+bound "$b"
+promisc() { ip -n "$b" -d link show b0 | grep -q 'promiscuity [1-9]'; }
+ok "-p puts the interface in promiscuous mode" promisc
+kill -TERM "$(cat p.pid)"; wait
+not_ok "which ends with ethpipe" promisc
+
 done_testing
