@@ -80,13 +80,18 @@ ok "... line 5 too" grep -q "^ethpipefs: skipped bad record '1': line 5: " fs.er
 printf '%s' "$(sed -n 1p in6.txt)" >ep/1 # no newline at all
 wait_for "[ \"\$(stat_of ep 1 tx_pkts)\" = 7 ]" 3
 is "$(stat_of ep 1 tx_pkts)" 7 "a last line without its newline is sent at close"
+# A line longer than any frame's is dropped as it streams in, without holding it all.
+{ head -c 1200000 /dev/zero | tr '\0' A; echo; sed -n 2p in6.txt; } >ep/1
+wait_for "[ \"\$(stat_of ep 1 tx_pkts)\" = 8 ]" 3
+is "$(stat_of ep 1 tx_pkts) $(stat_of ep 1 bad)" "8 3" "a 1.2 MB line is one bad line; the next line is sent"
+ok "... logged as too long" grep -q "^ethpipefs: skipped bad record '1': line 1: line too long" fs.err
 
 # ---- writing pcap to rN ----
 pktgen -c 50 -s 150 -F pcap -w in50.pcap
 cap_start "$b" b0 wr.pcap
 # dd bs=7: the records arrive cut at every 7th byte.
 dd if=in50.pcap bs=7 of=ep/r1 status=none
-wait_for "[ \"\$(stat_of ep 1 tx_pkts)\" = 57 ]" 5
+wait_for "[ \"\$(stat_of ep 1 tx_pkts)\" = 58 ]" 5
 cap_stop
 cmp_files <(pktconv wr.pcap) <(pktconv in50.pcap) "pcap records written 7 bytes at a time to r1 arrive whole"
 not_ok "a write of something that is not pcap to r1 fails" sh -c "echo 'hello, this is not a pcap file' >ep/r1" 2>/dev/null
@@ -155,7 +160,7 @@ is "$(tr '\n' ' ' <poll.txt)" "before=0 after=1 " "select(2) blocks until a fram
 # ---- SIGUSR1 prints the counts ----
 kill -USR1 "$(ip netns pids "$m" | xargs -r ps -o pid=,comm= -p | awk '$2 == "ethpipefs" { print $1 }')"
 wait_for "grep -q '^ethpipefs: 0 m0 rx_pkts=' fs.err" 3
-ok "SIGUSR1 prints each port's counts to stderr" grep -q '^ethpipefs: 1 m1 rx_pkts=0 rx_bytes=0 tx_pkts=57 ' fs.err
+ok "SIGUSR1 prints each port's counts to stderr" grep -q '^ethpipefs: 1 m1 rx_pkts=0 rx_bytes=0 tx_pkts=58 ' fs.err
 
 # ---- unmount: the process ends, the mount is gone ----
 ok "fusermount3 -u unmounts" fusermount3 -u "$T/ep"

@@ -959,7 +959,15 @@ static void ep_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	fuse_reply_err(req, 0);
 }
 
+/* Larger writes: one request can carry a mebibyte of lines (the kernel caps it at its max_pages). */
+static void ep_init(void *userdata, struct fuse_conn_info *conn)
+{
+	(void)userdata;
+	conn->max_write = 1u << 20;
+}
+
 static const struct fuse_lowlevel_ops ops = {
+	.init = ep_init,
 	.lookup = ep_lookup,
 	.getattr = ep_getattr,
 	.setattr = ep_setattr,
