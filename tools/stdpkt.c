@@ -57,6 +57,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "chain.h"
 #include "csum.h"
 #include "netns.h"
 #include "port.h"
@@ -71,16 +72,51 @@
 static const char *prog = "stdpkt";
 
 /* One end of an interface's stream: where its frames come from or go to. */
-enum ep_kind { EP_NONE, EP_STDIO, EP_PATH, EP_UNIX };
+enum ep_kind { EP_NONE, EP_STDIO, EP_PATH, EP_UNIX, EP_FD };
 struct endpoint {
 	enum ep_kind kind;
 	const char *path;
-	int fd; /* -1 until opened */
+	int fd; /* -1 until opened; EP_FD: already open (a chain link's socket) */
+};
+
+struct iface;
+
+/*
+ * Where an interface's frames come from.  src[0] is the -I RX (stdin by
+ * default) or, on a direct chain link, the link's socket; src[1] is a chain
+ * link's return direction.  Each has its own thread, so one slow neighbour
+ * never holds up the other.
+ */
+struct source {
+	struct iface *f;
+	struct endpoint ep;
+	int link;           /* a chain link's socket */
+	int upstream;       /* carries what the stage before sends (stdin or the up link) */
+	int discard;        /* read and dropped: a FIFO made by hand already carries these frames */
+	struct sink *relay; /* hub: what arrives here also goes on to this sink */
+	pid_t peer;
+	pthread_t th;
+	int have;
+	atomic_int done;
+};
+
+/* Where an interface's frames go: snk[0] the -I TX (stdout by default), snk[1] a chain link. */
+struct sink {
+	struct endpoint ep;
+	int link;
+	int on; /* has an endpoint at all */
+	pid_t peer;
+	struct sp_writer *w;
+	pthread_mutex_t mu; /* the out thread and a hub relay may both write */
+	atomic_int closed;  /* its reader went away (EPIPE): frames for it are no longer taken */
+	_Atomic uint64_t relayed;
 };
 
 struct iface {
 	char name[IFNAMSIZ];
-	struct endpoint rx, tx;
+	struct endpoint rx, tx; /* as the options give them; copied into src[0] and snk[0] */
+	struct source src[2];
+	struct sink snk[2];
 	char *spec; /* the -I argument, which rx and tx point into */
 	int format;
 	uint8_t mac[6];
@@ -96,9 +132,9 @@ struct iface {
 	pthread_t th_in, th_out;
 	int have_in, have_out;
 	atomic_int in_done, out_done;
-	atomic_int tx_closed; /* its reader went away (EPIPE): frames for it are no longer taken */
-	uint64_t in_pkts, in_bytes, in_bad, in_refused; /* written by the in thread only */
-	uint64_t out_pkts, out_bytes, out_dropped;      /* written by the out thread only */
+	atomic_int tx_closed; /* every sink's reader went away: frames are no longer taken */
+	_Atomic uint64_t in_pkts, in_bytes, in_bad, in_refused, in_discarded; /* by the in threads */
+	_Atomic uint64_t out_pkts, out_bytes, out_dropped; /* by the out thread and a hub relay */
 	int shared_unix; /* rx and tx are one UNIX connection, opened by the in thread */
 	atomic_int shared_fd;
 };
@@ -111,7 +147,8 @@ static struct {
 	char *key, *val;
 } sysctls[MAXSYSCTL];
 static int nsysctl;
-static int opt_forward, opt_nat, opt_counts, opt_afpacket;
+static int opt_forward, opt_nat, opt_counts, opt_afpacket, opt_oneway, opt_verbose;
+static int auto_split; /* eth1 was made by a second subnet, not by -I */
 static const char *opt_name, *opt_out;
 
 static int evfd = -1;   /* threads -> main: something ended */
@@ -126,7 +163,8 @@ static void usage(FILE *f)
 		"Interfaces (eth0 reads stdin and writes stdout unless -I says otherwise):\n"
 		"  -I RX,TX      start the next interface (the first -I redefines eth0); RX and TX are\n"
 		"                '-' (stdin/stdout), a FIFO or file path, unix:PATH, or none\n"
-		"  -a ADDR/LEN   add an IPv4 or IPv6 address (repeatable)\n"
+		"  -a ADDR/LEN   add an IPv4 or IPv6 address (repeatable); without -I, an address in\n"
+		"                another subnet than eth0's (same family) starts eth1, facing stdout\n"
 		"  -m MAC        MAC address (default 02:PP:PP:PP:PP:II from pid and index)\n"
 		"  -M MTU        MTU\n"
 		"  -F FORMAT     stream format: ascii (default), pcap, vde\n"
@@ -139,6 +177,8 @@ static void usage(FILE *f)
 		"  -o FILE       the command's stdout and stderr go to FILE (default: our stderr)\n"
 		"  -C FILE       read options from FILE, one per line\n"
 		"  -c            print per-interface counts to stderr at exit\n"
+		"  -v            say what chain links were met\n"
+		"  --one-way     do not meet neighbouring stages: stdin in, stdout out only\n"
 		"  --afpacket    veth pairs and AF_PACKET instead of TAP (what an ordinary user gets\n"
 		"                when /dev/net/tun is not open to all)\n"
 		"  -h            this help\n");
@@ -261,11 +301,34 @@ static char **expand_config(int argc, char **argv, int *outc)
 	return av;
 }
 
+/*
+ * Whether a, given with no -I, starts eth1: it is of a family eth0 already
+ * has an address of, and in none of those subnets.  An address of the other
+ * family stays on eth0, so `-a 192.0.2.1/24 -a 2001:db8::1/64` is one
+ * dual-stack interface as before.
+ */
+static int other_subnet(const struct iface *f, const struct sp_ipaddr *a)
+{
+	int same_family = 0;
+	for (int k = 0; k < f->naddr; k++) {
+		const struct sp_ipaddr *b = &f->addr[k];
+		if (b->family != a->family)
+			continue;
+		same_family = 1;
+		int plen = b->plen < a->plen ? b->plen : a->plen, whole = plen / 8, rest = plen % 8;
+		if (memcmp(a->addr, b->addr, (size_t)whole) == 0 &&
+		    (!rest || ((a->addr[whole] ^ b->addr[whole]) & (0xff00 >> rest) & 0xff) == 0))
+			return 0;
+	}
+	return same_family;
+}
+
 static void parse_args(int argc, char **argv, char ***cmd)
 {
 	static const struct option lo[] = {
 		{ "nat", no_argument, NULL, 'N' },
 		{ "afpacket", no_argument, NULL, 'P' },
+		{ "one-way", no_argument, NULL, 'O' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -277,9 +340,12 @@ static void parse_args(int argc, char **argv, char ***cmd)
 	cur->rx.fd = cur->tx.fd = -1;
 	cur->format = SP_FMT_ASCII;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+I:a:m:M:F:g:fs:n:o:ch", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+I:a:m:M:F:g:fs:n:o:chv", lo, NULL)) != -1) {
 		switch (c) {
 		case 'I': {
+			if (auto_split)
+				die_usage("-I '%s' after a second subnet made eth1: with -I, give -I for every interface",
+					  optarg);
 			if (started) {
 				if (nif >= MAXIF)
 					die_usage("too many interfaces at '%s'", optarg);
@@ -295,14 +361,26 @@ static void parse_args(int argc, char **argv, char ***cmd)
 			parse_endpoint(&cur->tx, comma + 1, optarg);
 			break;
 		}
-		case 'a':
+		case 'a': {
+			struct sp_ipaddr a;
+			if (sp_ipaddr_parse(optarg, &a, eb) < 0 || a.plen < 0)
+				die_usage("bad address '%s': want ADDR/LEN", optarg);
+			if (!started && nif == 1 && other_subnet(&ifs[0], &a)) {
+				/* The rule of the man page: a second subnet without -I is a second interface, eth1. */
+				auto_split = 1;
+				cur = &ifs[nif++];
+				cur->format = ifs[0].format;
+				cur->mtu = ifs[0].mtu;
+				ifs[0].tx.kind = EP_NONE;
+				cur->rx.kind = EP_NONE;
+				cur->tx.kind = EP_STDIO;
+				cur->rx.fd = cur->tx.fd = -1;
+			}
 			if (cur->naddr >= MAXADDR)
 				die_usage("too many addresses at '%s'", optarg);
-			if (sp_ipaddr_parse(optarg, &cur->addr[cur->naddr], eb) < 0 ||
-			    cur->addr[cur->naddr].plen < 0)
-				die_usage("bad address '%s': want ADDR/LEN", optarg);
-			cur->naddr++;
+			cur->addr[cur->naddr++] = a;
 			break;
+		}
 		case 'm':
 			if (parse_mac(optarg, cur->mac) < 0)
 				die_usage("bad mac address '%s'", optarg);
@@ -346,6 +424,12 @@ static void parse_args(int argc, char **argv, char ***cmd)
 			break;
 		case 'P':
 			opt_afpacket = 1;
+			break;
+		case 'O':
+			opt_oneway = 1;
+			break;
+		case 'v':
+			opt_verbose = 1;
 			break;
 		case 'n':
 			if (!sp_ns_name_ok(optarg))
@@ -408,6 +492,8 @@ static void notify(void)
 /* Opens an endpoint in its own thread: may block (a FIFO waits for its other end). */
 static int ep_open(struct iface *f, struct endpoint *e, int tx)
 {
+	if (e->kind == EP_FD)
+		return e->fd;
 	if (e->kind == EP_STDIO)
 		return e->fd = tx ? 1 : 0;
 	if (e->kind == EP_UNIX) {
@@ -478,6 +564,8 @@ static const char *ep_name(const struct endpoint *e, int tx)
 {
 	if (e->kind == EP_STDIO)
 		return tx ? "stdout" : "stdin";
+	if (e->kind == EP_FD)
+		return "chain link";
 	return e->path;
 }
 
@@ -558,71 +646,6 @@ static int vnet_send(struct iface *f, const struct sp_pkt *p)
 	}
 }
 
-static void *in_thread(void *arg)
-{
-	struct iface *f = arg;
-	char eb[SP_ERRBUF];
-	struct sp_reader *r = NULL;
-	if (ep_open(f, &f->rx, 0) < 0) {
-		atomic_store(&fatal_seen, 1);
-		goto out;
-	}
-	if (f->vnet)
-		grow_pipe(f->rx.fd);
-	/* ASCII interfaces also take pcap (auto-detected): a capture file can feed any stage. */
-	struct sp_reader_conf rc = { .format = f->format == SP_FMT_ASCII ? SP_FMT_AUTO : f->format };
-	r = sp_reader_new(f->rx.fd, &rc, eb);
-	if (!r) {
-		fprintf(stderr, "%s: cannot read '%s': %s\n", prog, ep_name(&f->rx, 0), eb);
-		atomic_store(&fatal_seen, 1);
-		goto out;
-	}
-	for (;;) {
-		struct sp_pkt p;
-		int n = sp_read(r, &p);
-		if (n == 1) {
-			f->in_pkts++;
-			f->in_bytes += p.caplen;
-			int rc2;
-			if (f->vnet) {
-				rc2 = vnet_send(f, &p) < 0 ? -1 : 1;
-				if (rc2 < 0 && (errno == EIO || errno == EBADFD))
-					break;
-				if (rc2 < 0)
-					f->in_refused++;
-			} else {
-				rc2 = sp_port_send(f->port, &p, 1);
-				if (rc2 == SP_EBAD) {
-					f->in_refused++;
-					continue;
-				}
-				if (rc2 < 0) {
-					fprintf(stderr, "%s: cannot send on '%s': %s\n", prog, f->name, f->port->err);
-					atomic_store(&fatal_seen, 1);
-					break;
-				}
-			}
-			continue;
-		}
-		if (n == SP_EBAD) {
-			f->in_bad++;
-			fprintf(stderr, "%s: skipped bad record '%s': %s\n", prog, ep_name(&f->rx, 0),
-				sp_reader_error(r));
-			continue;
-		}
-		if (n < 0) {
-			fprintf(stderr, "%s: cannot read '%s': %s\n", prog, ep_name(&f->rx, 0), sp_reader_error(r));
-			atomic_store(&fatal_seen, 1);
-		}
-		break;
-	}
-out:
-	atomic_store(&f->in_done, 1);
-	notify();
-	/* The reader is freed at exit; the out thread may still need a shared fd. */
-	return NULL;
-}
-
 /* ---- frames: TAP -> stream ---- */
 
 /* Strips the vnet header; finishes a partial checksum unless the frame is a GSO super-frame. */
@@ -682,26 +705,196 @@ static int write_big_pcap(struct sp_writer *w, int fd, const struct sp_pkt *p)
 	return 0;
 }
 
-static void *out_thread(void *arg)
+static atomic_int stopping; /* main is ending the stage: a link that closes now is no news */
+
+static const char *side_name(const struct source *s)
 {
-	struct iface *f = arg;
+	return s->upstream ? "the stage before" : "the stage after";
+}
+
+/* An interface's input is over when every source that counts (not a discarded duplicate) ended. */
+static void source_done(struct source *s)
+{
+	struct iface *f = s->f;
+	atomic_store(&s->done, 1);
+	int all = 1;
+	for (int k = 0; k < 2; k++)
+		if (!f->src[k].discard)
+			all &= atomic_load(&f->src[k].done);
+	if (all)
+		atomic_store(&f->in_done, 1);
+	notify();
+}
+
+static void sink_closed(struct iface *f, struct sink *k, int err);
+
+/* A frame for a sink: the caller holds k->mu.  Big pcap frames skip the writer's buffer. */
+static int sink_write(struct iface *f, struct sink *k, const struct sp_pkt *p)
+{
+	return f->vnet && p->caplen > 4096 ? write_big_pcap(k->w, k->ep.fd, p) : sp_write(k->w, p);
+}
+
+/* Hub: a frame that came from one neighbour goes on to the other, as on a shared segment. */
+static void relay_frame(struct iface *f, struct sink *k, const struct sp_pkt *p)
+{
+	if (atomic_load(&k->closed) || !k->w)
+		return;
+	pthread_mutex_lock(&k->mu);
+	int rc = sink_write(f, k, p);
+	pthread_mutex_unlock(&k->mu);
+	if (rc == SP_EBAD)
+		atomic_fetch_add(&f->out_dropped, 1);
+	else if (rc < 0)
+		sink_closed(f, k, errno);
+	else
+		atomic_fetch_add(&k->relayed, 1);
+}
+
+static void relay_flush(struct iface *f, struct sink *k)
+{
+	if (atomic_load(&k->closed) || !k->w)
+		return;
+	pthread_mutex_lock(&k->mu);
+	int rc = sp_writer_flush(k->w);
+	pthread_mutex_unlock(&k->mu);
+	if (rc < 0)
+		sink_closed(f, k, errno);
+}
+
+static void *in_thread(void *arg)
+{
+	struct source *s = arg;
+	struct iface *f = s->f;
 	char eb[SP_ERRBUF];
-	struct sp_writer *w = NULL;
-	if (ep_open(f, &f->tx, 1) < 0) {
+	struct sp_reader *r = NULL;
+	if (ep_open(f, &s->ep, 0) < 0) {
 		atomic_store(&fatal_seen, 1);
 		goto out;
 	}
 	if (f->vnet)
-		grow_pipe(f->tx.fd);
-	struct sp_writer_conf wc = { .format = f->format };
-	w = sp_writer_new(f->tx.fd, &wc, eb);
-	if (!w) {
-		fprintf(stderr, "%s: cannot write '%s': %s\n", prog, ep_name(&f->tx, 1), eb);
+		grow_pipe(s->ep.fd);
+	/* ASCII interfaces also take pcap (auto-detected): a capture file can feed any stage. */
+	struct sp_reader_conf rc = { .format = f->format == SP_FMT_ASCII ? SP_FMT_AUTO : f->format };
+	r = sp_reader_new(s->ep.fd, &rc, eb);
+	if (!r) {
+		fprintf(stderr, "%s: cannot read '%s': %s\n", prog, ep_name(&s->ep, 0), eb);
 		atomic_store(&fatal_seen, 1);
 		goto out;
 	}
+	for (;;) {
+		struct sp_pkt p;
+		/* Relayed frames never wait in our buffer while we may block on a read. */
+		if (s->relay && !sp_reader_buffered(r))
+			relay_flush(f, s->relay);
+		int n = sp_read(r, &p);
+		if (n == 1) {
+			if (s->discard) {
+				atomic_fetch_add(&f->in_discarded, 1);
+				continue;
+			}
+			atomic_fetch_add(&f->in_pkts, 1);
+			atomic_fetch_add(&f->in_bytes, p.caplen);
+			if (s->relay)
+				relay_frame(f, s->relay, &p);
+			int rc2;
+			if (f->vnet) {
+				rc2 = vnet_send(f, &p) < 0 ? -1 : 1;
+				if (rc2 < 0 && (errno == EIO || errno == EBADFD))
+					break;
+				if (rc2 < 0)
+					atomic_fetch_add(&f->in_refused, 1);
+			} else {
+				rc2 = sp_port_send(f->port, &p, 1);
+				if (rc2 == SP_EBAD) {
+					atomic_fetch_add(&f->in_refused, 1);
+					continue;
+				}
+				if (rc2 < 0) {
+					fprintf(stderr, "%s: cannot send on '%s': %s\n", prog, f->name, f->port->err);
+					atomic_store(&fatal_seen, 1);
+					break;
+				}
+			}
+			continue;
+		}
+		if (n == SP_EBAD) {
+			atomic_fetch_add(&f->in_bad, 1);
+			fprintf(stderr, "%s: skipped bad record '%s': %s\n", prog, ep_name(&s->ep, 0),
+				sp_reader_error(r));
+			continue;
+		}
+		if (n < 0 && s->link) {
+			/* A neighbour that died with frames unread resets the link: news, not our failure. */
+			if (!s->discard && !atomic_load(&stopping))
+				fprintf(stderr, "%s: %s: link to %s (pid %d) broke: %s\n", prog, f->name,
+					side_name(s), (int)s->peer, sp_reader_error(r));
+			break;
+		}
+		if (n < 0) {
+			fprintf(stderr, "%s: cannot read '%s': %s\n", prog, ep_name(&s->ep, 0), sp_reader_error(r));
+			atomic_store(&fatal_seen, 1);
+		}
+		/* The stage after us ends after us in a chain: its link closing first is worth a line. */
+		if (n == 0 && s->link && !s->upstream && !s->discard && !atomic_load(&stopping))
+			fprintf(stderr, "%s: %s: %s (pid %d) went away; its side of the chain is cut\n", prog,
+				f->name, side_name(s), (int)s->peer);
+		break;
+	}
+out:
+	if (s->relay)
+		relay_flush(f, s->relay);
+	source_done(s);
+	/* The reader is freed at exit; the out thread may still need a shared fd. */
+	return NULL;
+}
+
+/* A sink's reader went away: no more frames for it; the interface's output ends with its last sink. */
+static void sink_closed(struct iface *f, struct sink *k, int err)
+{
+	if (atomic_exchange(&k->closed, 1))
+		return;
+	if (k->link) {
+		if (!atomic_load(&stopping) && err != EPIPE && err != ECONNRESET)
+			fprintf(stderr, "%s: %s: cannot write to the stage (pid %d): %s\n", prog, f->name,
+				(int)k->peer, strerror(err));
+	} else if (err != EPIPE) {
+		fprintf(stderr, "%s: cannot write '%s': %s\n", prog, ep_name(&k->ep, 1), k->w ? sp_writer_error(k->w) : strerror(err));
+		atomic_store(&fatal_seen, 1);
+	}
+	int all = 1;
+	for (int i = 0; i < 2; i++)
+		if (f->snk[i].on)
+			all &= atomic_load(&f->snk[i].closed);
+	if (all)
+		atomic_store(&f->tx_closed, 1);
+}
+
+static void *out_thread(void *arg)
+{
+	struct iface *f = arg;
+	char eb[SP_ERRBUF];
+	for (int i = 0; i < 2; i++) {
+		struct sink *k = &f->snk[i];
+		if (!k->on || k->w)
+			continue;
+		if (ep_open(f, &k->ep, 1) < 0) {
+			atomic_store(&fatal_seen, 1);
+			goto out;
+		}
+		if (f->vnet)
+			grow_pipe(k->ep.fd);
+		struct sp_writer_conf wc = { .format = f->format };
+		pthread_mutex_lock(&k->mu);
+		k->w = sp_writer_new(k->ep.fd, &wc, eb);
+		pthread_mutex_unlock(&k->mu);
+		if (!k->w) {
+			fprintf(stderr, "%s: cannot write '%s': %s\n", prog, ep_name(&k->ep, 1), eb);
+			atomic_store(&fatal_seen, 1);
+			goto out;
+		}
+	}
 	struct sp_pkt v[BATCH];
-	int stopping = 0;
+	int stop = 0;
 	for (;;) {
 		int n = sp_port_recv(f->port, v, BATCH);
 		if (n < 0) {
@@ -712,45 +905,138 @@ static void *out_thread(void *arg)
 		for (int i = 0; i < n; i++) {
 			if (f->vnet)
 				vnet_to_stream(&v[i]);
-			int rc = f->vnet && v[i].caplen > 4096 ? write_big_pcap(w, f->tx.fd, &v[i])
-							       : sp_write(w, &v[i]);
-			if (rc == SP_EBAD) {
-				f->out_dropped++;
-				continue;
+			int sent = 0, bad = 0;
+			for (int j = 0; j < 2; j++) {
+				struct sink *k = &f->snk[j];
+				if (!k->on || atomic_load(&k->closed))
+					continue;
+				pthread_mutex_lock(&k->mu);
+				int rc = sink_write(f, k, &v[i]);
+				pthread_mutex_unlock(&k->mu);
+				if (rc == SP_EBAD)
+					bad = 1;
+				else if (rc < 0)
+					sink_closed(f, k, errno);
+				else
+					sent = 1;
 			}
-			if (rc < 0)
-				goto werr;
-			f->out_pkts++;
-			f->out_bytes += v[i].caplen;
+			if (bad)
+				atomic_fetch_add(&f->out_dropped, 1);
+			if (sent) {
+				atomic_fetch_add(&f->out_pkts, 1);
+				atomic_fetch_add(&f->out_bytes, v[i].caplen);
+			}
 		}
+		if (atomic_load(&f->tx_closed))
+			break;
 		if (n == BATCH)
 			continue;
 		/* Nothing more ready: whatever is buffered goes out now, so a ping is never stuck. */
-		if (sp_writer_flush(w) < 0)
-			goto werr;
-		if (stopping)
+		for (int j = 0; j < 2; j++) {
+			struct sink *k = &f->snk[j];
+			if (!k->on || atomic_load(&k->closed))
+				continue;
+			pthread_mutex_lock(&k->mu);
+			int rc = sp_writer_flush(k->w);
+			pthread_mutex_unlock(&k->mu);
+			if (rc < 0)
+				sink_closed(f, k, errno);
+		}
+		if (atomic_load(&f->tx_closed) || stop)
 			break;
 		struct pollfd pfd[2] = { { .fd = f->port->fd, .events = POLLIN },
 					 { .fd = stopfd, .events = POLLIN } };
 		if (poll(pfd, 2, -1) < 0 && errno != EINTR)
 			break;
 		if (pfd[1].revents)
-			stopping = 1; /* one more non-blocking pass drains the TAP */
-	}
-	goto out;
-werr:
-	if (errno == EPIPE) {
-		atomic_store(&f->tx_closed, 1);
-	} else {
-		fprintf(stderr, "%s: cannot write '%s': %s\n", prog, ep_name(&f->tx, 1), sp_writer_error(w));
-		atomic_store(&fatal_seen, 1);
+			stop = 1; /* one more non-blocking pass drains the TAP */
 	}
 out:
-	if (w && !atomic_load(&f->tx_closed))
-		sp_writer_flush(w);
 	atomic_store(&f->out_done, 1);
 	notify();
 	return NULL;
+}
+
+/* ---- chain links ---- */
+
+static int is_named_fifo(int fd)
+{
+	struct stat sb;
+	return fstat(fd, &sb) == 0 && S_ISFIFO(sb.st_mode) && !sp_chain_pipe_ino(fd);
+}
+
+static void ep_fd(struct endpoint *e, int fd)
+{
+	e->kind = EP_FD;
+	e->fd = fd;
+	e->path = NULL;
+}
+
+/*
+ * Puts the links sp_chain_meet found on the interfaces (the man page's
+ * CHAIN section says the same in words):
+ *  - the up link belongs to the interface reading stdin (U), the down link
+ *    to the one writing stdout (D); one interface may be both;
+ *  - a direct link replaces the pipe: frames both ways go on the socket;
+ *    a filtered link carries only the return direction, around the filters;
+ *  - a return direction goes where the options left nothing (the TX of an
+ *    `-I -,none`-like eth0 of a router, the RX of its eth1); elsewhere it is
+ *    a second source or sink of the interface;
+ *  - an interface that already reads a path given by -I, or a stdin that is
+ *    a named FIFO, has a return path made by hand: the link's returns are
+ *    read and dropped, so nothing arrives twice;
+ *  - one interface with both links is a hub: what comes from one neighbour
+ *    also goes on to the other, so a chain of one-interface stages is one
+ *    segment;
+ *  - a linked stage neither reads a terminal nor prints frames on one.
+ */
+static int wire_links(const struct sp_chain_link *up, const struct sp_chain_link *down, int U, int D)
+{
+	int linked = 0;
+	int stdin_fifo = is_named_fifo(0);
+	if (up->kind != SP_LINK_NONE && U >= 0) {
+		struct iface *u = &ifs[U];
+		if (up->kind == SP_LINK_DIRECT) {
+			ep_fd(&u->src[0].ep, up->fd);
+			u->src[0].link = 1;
+			u->src[0].peer = up->peer_pid;
+		}
+		struct sink *k = u->snk[0].on ? &u->snk[1] : &u->snk[0];
+		ep_fd(&k->ep, up->fd);
+		k->on = k->link = 1;
+		k->peer = up->peer_pid;
+		linked = 1;
+	}
+	if (down->kind != SP_LINK_NONE && D >= 0) {
+		struct iface *d = &ifs[D];
+		int handmade = d->rx.kind == EP_PATH || d->rx.kind == EP_UNIX ||
+			       (d->rx.kind == EP_STDIO && up->kind == SP_LINK_NONE && stdin_fifo);
+		if (down->kind == SP_LINK_DIRECT) {
+			ep_fd(&d->snk[0].ep, down->fd);
+			d->snk[0].on = d->snk[0].link = 1;
+			d->snk[0].peer = down->peer_pid;
+		}
+		struct source *s = d->src[0].ep.kind == EP_NONE ? &d->src[0] : &d->src[1];
+		ep_fd(&s->ep, down->fd);
+		s->link = 1;
+		s->upstream = 0;
+		s->discard = handmade;
+		s->peer = down->peer_pid;
+		linked |= !handmade;
+		if (U == D && up->kind != SP_LINK_NONE && !handmade) {
+			d->src[0].relay = &d->snk[0];
+			s->relay = &d->snk[1];
+		}
+	}
+	if (linked) {
+		for (int i = 0; i < nif; i++) {
+			if (ifs[i].src[0].ep.kind == EP_STDIO && isatty(0))
+				ifs[i].src[0].ep.kind = EP_NONE;
+			if (ifs[i].snk[0].ep.kind == EP_STDIO && isatty(1))
+				ifs[i].snk[0].on = 0;
+		}
+	}
+	return linked;
 }
 
 /* ---- the command, under its own init ---- */
@@ -878,6 +1164,10 @@ static int start_watchdog(const char *name)
 		return -1;
 	if (pid == 0) {
 		close(p[1]);
+		/* Chain links and the rest must close with the stage, not live on here. */
+		for (int fd = 3; fd < 1024; fd++)
+			if (fd != p[0])
+				close(fd);
 		setsid(); /* a kill of the stage's process group must not take the watchdog too */
 		signal(SIGINT, SIG_IGN);
 		signal(SIGTERM, SIG_IGN);
@@ -955,6 +1245,44 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
+
+	/*
+	 * Meet the neighbouring stages before anything else: before the user
+	 * namespace (the peer's uid is checked against ours) and before the
+	 * watchdog fork, which would otherwise look like a second holder of
+	 * our pipes to a neighbour walking /proc.
+	 */
+	int U = -1, D = -1;
+	for (int i = 0; i < nif; i++) {
+		if (ifs[i].rx.kind == EP_STDIO)
+			U = i;
+		if (ifs[i].tx.kind == EP_STDIO)
+			D = i;
+	}
+	struct sp_chain_link up = { .kind = SP_LINK_NONE, .fd = -1 }, down = up;
+	unsigned cf = (U < 0 ? SP_CHAIN_NO_UP : 0) | (D < 0 ? SP_CHAIN_NO_DOWN : 0);
+	if (!opt_oneway && cf != (SP_CHAIN_NO_UP | SP_CHAIN_NO_DOWN)) {
+		if (sp_chain_meet(0, 1, cf, 0, &up, &down, eb) < 0)
+			fprintf(stderr, "%s: chain link: %s\n", prog, eb);
+		if (opt_verbose) {
+			fprintf(stderr, "%s: up %s: %s\n", prog, sp_chain_kind_name(up.kind), up.why);
+			fprintf(stderr, "%s: down %s: %s\n", prog, sp_chain_kind_name(down.kind), down.why);
+		}
+	}
+	for (int i = 0; i < nif; i++) {
+		struct iface *f = &ifs[i];
+		for (int k = 0; k < 2; k++) {
+			f->src[k].f = f;
+			f->src[k].ep = (struct endpoint){ .kind = EP_NONE, .fd = -1 };
+			f->snk[k].ep = (struct endpoint){ .kind = EP_NONE, .fd = -1 };
+			pthread_mutex_init(&f->snk[k].mu, NULL);
+		}
+		f->src[0].ep = f->rx;
+		f->src[0].upstream = f->rx.kind == EP_STDIO;
+		f->snk[0].ep = f->tx;
+		f->snk[0].on = f->tx.kind != EP_NONE;
+	}
+	int linked = wire_links(&up, &down, U, D);
 
 	/* The stage dies with whoever started it: a chain left without its shell must not linger. */
 	pid_t ppid = getppid();
@@ -1061,7 +1389,7 @@ int main(int argc, char **argv)
 	 */
 	for (int i = 0; i < nif; i++) {
 		struct iface *f = &ifs[i];
-		if (f->tx.kind != EP_NONE) {
+		if (f->snk[0].on || f->snk[1].on) {
 			if (pthread_create(&f->th_out, NULL, out_thread, f) != 0)
 				FAIL("cannot start a thread: %s", strerror(errno));
 			f->have_out = 1;
@@ -1083,13 +1411,21 @@ int main(int argc, char **argv)
 
 	for (int i = 0; i < nif; i++) {
 		struct iface *f = &ifs[i];
-		if (f->rx.kind != EP_NONE) {
-			if (pthread_create(&f->th_in, NULL, in_thread, f) != 0)
+		int live = 0;
+		for (int k = 0; k < 2; k++) {
+			struct source *s = &f->src[k];
+			if (s->ep.kind == EP_NONE) {
+				atomic_store(&s->done, 1);
+				continue;
+			}
+			if (pthread_create(&s->th, NULL, in_thread, s) != 0)
 				FAIL("cannot start a thread: %s", strerror(errno));
-			f->have_in = 1;
-		} else {
-			atomic_store(&f->in_done, 1);
+			s->have = 1;
+			live |= !s->discard;
 		}
+		f->have_in = live;
+		if (!live)
+			atomic_store(&f->in_done, 1);
 	}
 	if (cmd) {
 		static struct init_arg ia;
@@ -1148,14 +1484,28 @@ int main(int argc, char **argv)
 			break;
 		/* Without a command the stage lives for its streams: all inputs ended, or all outputs closed. */
 		if (!cmd) {
-			int all_in = 1, all_out = 1, any_tx = 0;
+			int all_in = 1, all_out = 1, any_tx = 0, nup = 0, up_done = 1;
 			for (int i = 0; i < nif; i++) {
 				all_in &= atomic_load(&ifs[i].in_done);
-				if (ifs[i].tx.kind != EP_NONE) {
+				if (ifs[i].snk[0].on || ifs[i].snk[1].on) {
 					any_tx = 1;
 					all_out &= atomic_load(&ifs[i].tx_closed);
 				}
+				for (int k = 0; k < 2; k++) {
+					if (ifs[i].src[k].have && ifs[i].src[k].upstream) {
+						nup++;
+						up_done &= atomic_load(&ifs[i].src[k].done);
+					}
+				}
 			}
+			/*
+			 * In a linked chain the end travels downstream: the stage
+			 * before us ended, so do we, and the stage after sees
+			 * our end.  Waiting for all inputs would wait for the
+			 * stage after us, which waits for us.
+			 */
+			if (linked && nup && up_done)
+				break;
 			if ((any_rx && all_in) || (any_tx && all_out))
 				break;
 		}
@@ -1197,6 +1547,7 @@ int main(int argc, char **argv)
 		}
 	}
 	/* The out threads drain what the stack still sent, flush, and end; a stuck one is not waited for. */
+	atomic_store(&stopping, 1);
 	uint64_t one = 1;
 	if (write(stopfd, &one, sizeof one) < 0) {
 		/* cannot happen on an eventfd we own */
