@@ -170,7 +170,14 @@ not_ok "/proc/mounts no longer lists it" mounted "$T/ep"
 is "$(ip netns pids "$m" | wc -l | tr -d ' ')" 0 "no process is left in its namespace"
 
 # ---- a slow reader: frames beyond its queue bound are dropped and counted, the rest kept ----
-fs_start "$T/ep2" -q 16k "$T/ep2" m0
+fs_start "$T/ep2" -o allow_other -m 0604 -q 16k "$T/ep2" m0
+# allow_other lets other users in; the mode bits then decide (default_permissions).
+chmod 711 "$T"
+is "$(stat -c %A ep2/0)" "-rw----r--" "-m sets the files' mode"
+timeout 1 setpriv --reuid=65534 --regid=65534 --clear-groups sh -c 'cat ep2/0 >/dev/null'
+is "$?" 124 "with -o allow_other and mode 0604 another user may open for reading (and blocks in read)"
+not_ok "... but not for writing" setpriv --reuid=65534 --regid=65534 --clear-groups sh -c 'echo x >ep2/0' 2>/dev/null
+chmod 700 "$T"
 exec 5<ep2/0
 pktgen -c 1000 -F pcap -w in1000.pcap
 inject in1000.pcap
