@@ -94,6 +94,15 @@ dd if=in50.pcap bs=7 of=ep/r1 status=none
 wait_for "[ \"\$(stat_of ep 1 tx_pkts)\" = 58 ]" 5
 cap_stop
 cmp_files <(pktconv wr.pcap) <(pktconv in50.pcap) "pcap records written 7 bytes at a time to r1 arrive whole"
+# A framer must survive a split at every byte: one write(2) per byte.
+pktgen -c 5 -s 70 -P 7 -F pcap -w in5.pcap
+cap_start "$b" b0 split.pcap
+base=$(stat_of ep 1 tx_pkts)
+dd if=in6.txt bs=1 of=ep/1 status=none
+dd if=in5.pcap bs=1 of=ep/r1 status=none
+wait_for "[ \"\$(stat_of ep 1 tx_pkts)\" = $((base + 11)) ]" 5
+cap_stop
+cmp_files <(pktconv split.pcap) <(cat in6.txt; pktconv in5.pcap) "lines and records written one byte per write arrive whole, once"
 not_ok "a write of something that is not pcap to r1 fails" sh -c "echo 'hello, this is not a pcap file' >ep/r1" 2>/dev/null
 ok "... and is logged" grep -q "^ethpipefs: skipped bad record 'r1': byte offset 0: not a pcap file header" fs.err
 
@@ -160,7 +169,7 @@ is "$(tr '\n' ' ' <poll.txt)" "before=0 after=1 " "select(2) blocks until a fram
 # ---- SIGUSR1 prints the counts ----
 kill -USR1 "$(ip netns pids "$m" | xargs -r ps -o pid=,comm= -p | awk '$2 == "ethpipefs" { print $1 }')"
 wait_for "grep -q '^ethpipefs: 0 m0 rx_pkts=' fs.err" 3
-ok "SIGUSR1 prints each port's counts to stderr" grep -q '^ethpipefs: 1 m1 rx_pkts=0 rx_bytes=0 tx_pkts=58 ' fs.err
+ok "SIGUSR1 prints each port's counts to stderr" grep -q '^ethpipefs: 1 m1 rx_pkts=0 rx_bytes=0 tx_pkts=69 ' fs.err
 
 # ---- unmount: the process ends, the mount is gone ----
 ok "fusermount3 -u unmounts" fusermount3 -u "$T/ep"
