@@ -155,7 +155,7 @@ static void usage(FILE *f)
 		"              start to a SYN means its listener is not up yet: it is held back and the\n"
 		"              SYN given again after 1, 2, 4 ... ms\n"
 		"  -F FORMAT   format of stdout and of the children's stdin: ascii, pcap or vde\n"
-		"              (default: the input's; stdin is read in any format)\n"
+		"              (default: the input's); stdin is ASCII, pcap or pcapng, or VDE if -F vde\n"
 		"  -c          print counts to stderr at exit (and on SIGUSR1, with one line per child)\n"
 		"  -v          one line per child started and ended, with its counts\n"
 		"  -h          this help\n"
@@ -558,7 +558,8 @@ static struct child *spawn(const struct cls *c)
 	k->fd = sv[0];
 	fcntl(k->fd, F_SETFL, O_NONBLOCK);
 	struct sp_writer_conf wc = { .format = child_fmt(), .flags = SP_W_BIGWRITE };
-	struct sp_reader_conf rc = { 0 };
+	/* A child speaks what it is given: VDE if told, else ASCII or pcap, told apart by themselves. */
+	struct sp_reader_conf rc = { .format = child_fmt() == SP_FMT_VDE ? SP_FMT_VDE : SP_FMT_AUTO };
 	if (!(k->w = sp_writer_new(k->fd, &wc, eb)) || !(k->r = sp_reader_new(k->fd, &rc, eb))) {
 		/* The process exists now: it is ended and reaped like any other. */
 		fprintf(stderr, "%s: cannot set up the streams of '%s': %s\n", prog, k->name, eb);
@@ -1000,7 +1001,9 @@ int main(int argc, char **argv)
 	 */
 	if (!isatty(0))
 		fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK);
-	struct sp_reader *in = sp_reader_new(0, NULL, eb);
+	/* As stdpkt: ASCII and pcap(ng) are told apart by themselves, VDE must be said. */
+	struct sp_reader_conf ic = { .format = opt_fmt == SP_FMT_VDE ? SP_FMT_VDE : SP_FMT_AUTO };
+	struct sp_reader *in = sp_reader_new(0, &ic, eb);
 	if (!in) {
 		fprintf(stderr, "%s: cannot read stdin: %s\n", prog, eb);
 		return 1;
