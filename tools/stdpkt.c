@@ -147,6 +147,8 @@ static struct {
 	char *key, *val;
 } sysctls[MAXSYSCTL];
 static int nsysctl;
+static const char *setups[16]; /* -x: shell commands run in the namespace before frames flow */
+static int nsetup;
 static int opt_forward, opt_nat, opt_counts, opt_afpacket, opt_oneway, opt_verbose;
 static int auto_split; /* eth1 was made by a second subnet, not by -I */
 static const char *opt_name, *opt_out;
@@ -173,6 +175,8 @@ static void usage(FILE *f)
 		"  -f            forwarding on\n"
 		"  -s KEY=VALUE  a sysctl inside the stage (repeatable)\n"
 		"  --nat         masquerade what leaves by the last interface (implies -f)\n"
+		"  -x 'CMD'      run sh -c CMD in the stage before frames flow (iptables, ip route ...);\n"
+		"                the stage fails if it fails (repeatable)\n"
 		"  -n NAME       name the namespace for `ip netns` (/run/netns/NAME)\n"
 		"  -o FILE       the command's stdout and stderr go to FILE (default: our stderr)\n"
 		"  -C FILE       read options from FILE, one per line\n"
@@ -278,7 +282,7 @@ static char **expand_config(int argc, char **argv, int *outc)
 			continue;
 		}
 		/* An option's argument is never taken for -C. */
-		if (a[0] == '-' && a[1] && strchr("IamMFgsno", a[1]) && !a[2] && i + 1 < argc) {
+		if (a[0] == '-' && a[1] && strchr("IamMFgsnox", a[1]) && !a[2] && i + 1 < argc) {
 			if (ac + 3 >= cap)
 				av = realloc(av, (size_t)(cap *= 2) * sizeof *av);
 			av[ac++] = argv[i++];
@@ -340,7 +344,7 @@ static void parse_args(int argc, char **argv, char ***cmd)
 	cur->rx.fd = cur->tx.fd = -1;
 	cur->format = SP_FMT_ASCII;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+I:a:m:M:F:g:fs:n:o:chv", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+I:a:m:M:F:g:fs:n:o:chvx:", lo, NULL)) != -1) {
 		switch (c) {
 		case 'I': {
 			if (auto_split)
@@ -428,6 +432,11 @@ static void parse_args(int argc, char **argv, char ***cmd)
 		case 'O':
 			opt_oneway = 1;
 			break;
+		case 'x':
+			if ((size_t)nsetup >= sizeof setups / sizeof setups[0])
+				die_usage("too many -x commands at '%s'", optarg);
+			setups[nsetup++] = optarg;
+			break;
 		case 'v':
 			opt_verbose = 1;
 			break;
@@ -447,7 +456,7 @@ static void parse_args(int argc, char **argv, char ***cmd)
 			exit(0);
 		case '?':
 		default:
-			if (optopt && strchr("IamMFgsnoC", optopt))
+			if (optopt && strchr("IamMFgsnoCx", optopt))
 				die_usage("option requires an argument -- '%s'", (char[]){ (char)optopt, 0 });
 			if (optopt)
 				die_usage("unknown option -- '%s'", (char[]){ (char)optopt, 0 });
@@ -1409,6 +1418,13 @@ int main(int argc, char **argv)
 	if (opt_nat && setup_nat(ifs[nif - 1].name) < 0)
 		FAIL("cannot set up masquerading on '%s': neither nft nor iptables worked", ifs[nif - 1].name);
 
+	/* -x: rules a middle stage needs (iptables, ip route) are in place before the first frame. */
+	for (int k = 0; k < nsetup; k++) {
+		char *sh[] = { "sh", "-c", (char *)setups[k], NULL };
+		int rc = run_quiet(sh, 1);
+		if (rc != 0)
+			FAIL("setup command failed '%s': exit %d", setups[k], rc);
+	}
 	for (int i = 0; i < nif; i++) {
 		struct iface *f = &ifs[i];
 		int live = 0;
