@@ -672,9 +672,11 @@ static void free_child(unsigned i)
 		snprintf(how, sizeof how, "exited %d", WEXITSTATUS(k->status));
 	else
 		snprintf(how, sizeof how, "killed by signal %d", WTERMSIG(k->status));
+	/* Our SIGTERM shows as that signal, or as stdpkt's exit status 128+15. */
+	int by_us = k->ending && (WIFSIGNALED(k->status) || (WIFEXITED(k->status) && WEXITSTATUS(k->status) >= 128));
 	if (k->idled) {
 		st.idle++;
-	} else if (k->ending) {
+	} else if (by_us) {
 		st.killed++;
 	} else if (WIFEXITED(k->status) && WEXITSTATUS(k->status) == 0) {
 		st.exited++;
@@ -748,10 +750,10 @@ static void to_child(struct child *k, const struct sp_pkt *p, int hold)
 		return;
 	}
 	if (rc < 0) {
-		/* The child closed its input (it is ending): what it no longer takes is dropped. */
+		/* The child closed its input (it is ending by itself): what it no longer takes is dropped. */
 		k->dropped++;
 		st.queue++;
-		end_child(k, 0);
+		k->keyed = 0;
 		return;
 	}
 	k->in++;
@@ -784,8 +786,8 @@ static void flush_children(void)
 			continue;
 		k->dirty = 0;
 		k->unflushed = 0;
-		if (sp_writer_flush(k->w) < 0 && !k->ending)
-			end_child(k, 0);
+		if (sp_writer_flush(k->w) < 0)
+			k->keyed = 0; /* it no longer reads: ending by itself, reaped on SIGCHLD */
 	}
 }
 
