@@ -141,9 +141,8 @@ static int setup_ring(struct sp_port *p, struct afp *a)
 	if (setsockopt(p->fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof req) < 0)
 		return fail(p, "cannot set up the receive ring of", errno);
 	a->ring_len = (size_t)BLOCK_SIZE * BLOCK_NR;
-	void *m = mmap(NULL, a->ring_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_LOCKED, p->fd, 0);
-	if (m == MAP_FAILED) /* MAP_LOCKED may exceed RLIMIT_MEMLOCK; the ring works unlocked too */
-		m = mmap(NULL, a->ring_len, PROT_READ | PROT_WRITE, MAP_SHARED, p->fd, 0);
+	/* The ring's pages are the kernel's and never swapped: no MAP_LOCKED needed. */
+	void *m = mmap(NULL, a->ring_len, PROT_READ | PROT_WRITE, MAP_SHARED, p->fd, 0);
 	if (m == MAP_FAILED) {
 		a->ring_len = 0;
 		return fail(p, "cannot map the receive ring of", errno);
