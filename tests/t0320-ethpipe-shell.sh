@@ -69,4 +69,15 @@ wait $mp $p1 $p2
 cmp_files mirror.txt gotb.txt "B gets every frame A sent"
 cmp_files mirror.txt gotc.txt "C gets the same frames, mirrored by tee"
 
+# ---- a bridge of two pipelines: the kernels in A and B ping each other through M ----
+# Nothing but prompt flushing lets ARP and each echo through: no frame may wait in a buffer.
+ip -n "$a" addr add 192.0.2.1/24 dev a0
+ip -n "$b" addr add 192.0.2.2/24 dev b1
+timeout 20 ip netns exec "$m" sh -c "ethpipe -r m0 | ethpipe -s m1" &
+timeout 20 ip netns exec "$m" sh -c "ethpipe -r m1 | ethpipe -s m0" &
+bound "$m" 2
+pingab() { ip netns exec "$a" ping -c 3 -i 0.2 -W 2 192.0.2.2 >ping.txt 2>&1; }
+ok "ping from A to B across the two ethpipe pipelines" pingab
+sed 's/^/# /' ping.txt | tail -2
+
 done_testing
