@@ -929,14 +929,15 @@ static void *out_thread(void *arg)
 				else
 					sent = 1;
 			}
-			if (bad)
+			/* A linked interface whose neighbour is gone keeps taking frames, counted as dropped. */
+			if (bad || !sent)
 				atomic_fetch_add(&f->out_dropped, 1);
 			if (sent) {
 				atomic_fetch_add(&f->out_pkts, 1);
 				atomic_fetch_add(&f->out_bytes, v[i].caplen);
 			}
 		}
-		if (atomic_load(&f->tx_closed))
+		if (atomic_load(&f->tx_closed) && !f->snk[0].link && !f->snk[1].link)
 			break;
 		if (n == BATCH)
 			continue;
@@ -951,7 +952,7 @@ static void *out_thread(void *arg)
 			if (rc < 0)
 				sink_closed(f, k, errno);
 		}
-		if (atomic_load(&f->tx_closed) || stop)
+		if ((atomic_load(&f->tx_closed) && !f->snk[0].link && !f->snk[1].link) || stop)
 			break;
 		struct pollfd pfd[2] = { { .fd = f->port->fd, .events = POLLIN },
 					 { .fd = stopfd, .events = POLLIN } };
