@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -328,6 +329,16 @@ static void *rx_thread(void *arg)
 		}
 		if (pfd[1].revents)
 			break;
+		if (pfd[0].revents & (POLLERR | POLLHUP | POLLNVAL)) {
+			/* The link went down or away: report it once, clear it, and do not spin on it. */
+			int e = 0;
+			socklen_t l = sizeof e;
+			getsockopt(pt->rx->fd, SOL_SOCKET, SO_ERROR, &e, &l);
+			if (e && errs++ < 3)
+				fprintf(stderr, "%s: receive failed '%s': %s\n", prog, pt->ifname, strerror(e));
+			struct pollfd sp = { .fd = stopfd, .events = POLLIN };
+			poll(&sp, 1, 100);
+		}
 		int n = sp_port_recv(pt->rx, v, RX_BATCH);
 		if (n < 0) {
 			/* A link going down is transient; keep trying rather than tearing the mount down. */
@@ -376,7 +387,9 @@ static void tx_flush(struct handle *h)
 	while (done < h->nv) {
 		int k = sp_port_send(pt->tx, h->v + done, h->nv - done);
 		if (k < 0) {
-			fprintf(stderr, "%s: send failed '%s': %s\n", prog, pt->ifname, pt->tx->err);
+			/* The first few say why; the rest are only counted, not to flood the log. */
+			if (atomic_load(&pt->tx_errs) < 3)
+				fprintf(stderr, "%s: send failed '%s': %s\n", prog, pt->ifname, pt->tx->err);
 			/* Skip the frame at fault and keep the rest of the batch. */
 			atomic_fetch_add(&pt->tx_errs, 1);
 			done++;
