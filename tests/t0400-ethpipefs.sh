@@ -28,9 +28,10 @@ fs_start() {
 	wait_for "mounted $mnt" 5 || diag "not mounted: $(tail -3 fs.err)"
 }
 stat_of() { sed -n "s/^$2 .* $3=\([0-9]*\).*/\1/p" "$1/stats"; }
-# cap_start NS IF FILE / cap_stop: tcpdump -w on the far side, incoming frames only.
+# cap_start NS IF FILE / cap_stop: tcpdump -w on the far side, incoming frames only; a small
+# snaplen and a bigger buffer, or immediate mode's snaplen-sized slots drop frames on a busy machine.
 cap_start() {
-	timeout 40 ip netns exec "$1" tcpdump -Z root --immediate-mode -U -Q in -i "$2" -w "$3" 2>"$3.err" &
+	timeout 40 ip netns exec "$1" tcpdump -Z root --immediate-mode -s 2048 -B 8192 -U -Q in -i "$2" -w "$3" 2>"$3.err" &
 	cap=$!
 	wait_for "grep -q listening $3.err" 5 || diag "tcpdump did not start: $(cat "$3.err")"
 }

@@ -28,10 +28,12 @@ stat_of() { sed -n "s/^$1 .* $2=\([0-9]*\).*/\1/p" ep/stats; }
 AWK=awk
 awk -W version 2>&1 | grep -qi mawk && AWK="awk -W interactive"
 
-# cap NS IF FILE: tcpdump -w on a far side; caps_stop ends them all.
+# cap NS IF FILE: tcpdump -w on a far side; caps_stop ends them all.  In immediate mode libpcap
+# gives each frame a snaplen-sized slot: a small snaplen and a bigger buffer keep tcpdump itself
+# from dropping when the machine is busy.
 caps=""
 cap() {
-	timeout 40 ip netns exec "$1" tcpdump -Z root --immediate-mode -U -Q in -i "$2" -w "$3" 2>"$3.err" &
+	timeout 40 ip netns exec "$1" tcpdump -Z root --immediate-mode -s 2048 -B 8192 -U -Q in -i "$2" -w "$3" 2>"$3.err" &
 	caps="$caps $!"
 	wait_for "grep -q listening $3.err" 5 || diag "tcpdump did not start: $(cat "$3.err")"
 }
