@@ -1,0 +1,94 @@
+#!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
+# inetd.sh: pktinetd's first reply through a stack booted for it, against a reply from a running stack and `unshare -n true`, and flows per second.
+#
+#   bench/inetd.sh            (as root; RUNS=100 FLOWS=200)
+#
+# pktinetd -k dst -- stdpkt -a %d/24: each destination address gets its own stack on its first frame.
+#  cold  an ARP request for an address no stack has yet, timed until its ARP reply comes out of
+#        pktinetd: classify, fork, exec stdpkt, namespace, TAP, addresses, the request read from the
+#        queue and answered by the kernel.  The flow's first packet to its first reply.
+#  warm  the same request again at once, answered by the stack that is now running.
+#  peer  `unshare -n true`, a bare process start with a new network namespace, in the same run.
+#  flows FLOWS requests for FLOWS new addresses written at once; flows per second until every one
+#        of them is answered (each by its own freshly booted stack).
+set -u
+SRCDIR=$(cd "$(dirname "$0")/.." && pwd)
+BIN=${BIN:-$SRCDIR/build/bin}
+RUNS=${RUNS:-100}
+FLOWS=${FLOWS:-200}
+[ "$(id -u)" = 0 ] || { echo "inetd: needs root (namespaces, TAP)" >&2; exit 1; }
+command -v perl >/dev/null || { echo "inetd: needs perl" >&2; exit 1; }
+for t in pktinetd stdpkt; do [ -x "$BIN/$t" ] || { echo "inetd: $BIN/$t not built" >&2; exit 1; }; done
+[ "$RUNS" -ge 1 ] && [ "$RUNS" -le 200 ] && [ "$FLOWS" -ge 1 ] && [ "$FLOWS" -le 500 ] ||
+	{ echo "inetd: RUNS 1..200, FLOWS 1..500" >&2; exit 2; }
+
+exec perl -MTime::HiRes=clock_gettime,CLOCK_MONOTONIC -MIPC::Open2 -MPOSIX=_exit -e '
+use strict; use warnings; no warnings "exec";
+my ($bin, $runs, $flows) = @ARGV;
+sub now { clock_gettime(CLOCK_MONOTONIC) }
+sub median { my @s = sort { $a <=> $b } @_; return $s[int(@s / 2)] }
+sub pct { my ($p, @v) = @_; my @s = sort { $a <=> $b } @v; return $s[int($p * $#s)] }
+# Addresses: 192.0.2.10.. then 198.51.100.10.. then 203.0.113.10.. (the documentation ranges only).
+my @nets = ([192, 0, 2], [198, 51, 100], [203, 0, 113]);
+sub addr { my $i = shift; my $n = $nets[int($i / 200)]; return (@$n, 10 + $i % 200) }
+sub hex4 { join " ", map { sprintf "%02X", $_ } @_ }
+my $mymac = "02 00 00 00 00 01";
+sub arp_req {
+	my @t = @_; my @s = (@t[0 .. 2], 1);
+	return "FFFFFFFFFFFF 020000000001 0806 00 01 08 00 06 04 00 01 $mymac " . hex4(@s) .
+		" 00 00 00 00 00 00 " . hex4(@t) . "\n";
+}
+my $pid = open2(my $out, my $in, "$bin/pktinetd", "-k", "dst", "-i", "1", "-n", "450", "-c",
+	"--", "$bin/stdpkt", "-a", "%d/24");
+binmode $out; $in->autoflush(1);
+my $rbuf = "";
+# Waits for ARP replies from the given addresses (a hash of "a.b.c.d" => 1); returns when all came.
+sub wait_replies {
+	my ($want, $limit) = @_;
+	my $dl = now() + $limit;
+	while (%$want) {
+		while ($rbuf =~ s/^([^\n]*)\n//) {
+			my @f = split " ", $1;
+			# DST SRC 0806 + 28 bytes: op at 6..7, sender IP at 14..17
+			next unless @f >= 31 && $f[2] eq "0806" && $f[10] eq "02";
+			my $spa = join ".", map { hex } @f[17 .. 20];
+			delete $want->{$spa};
+		}
+		last unless %$want;
+		my $left = $dl - now();
+		die "inetd: no reply from " . join(",", sort keys %$want) . " within $limit s\n" if $left <= 0;
+		my $rin = ""; vec($rin, fileno($out), 1) = 1;
+		next unless select(my $r = $rin, undef, undef, $left);
+		my $n = sysread($out, $rbuf, 65536, length $rbuf);
+		die "inetd: pktinetd ended\n" unless $n;
+	}
+	return now();
+}
+sub to_exit {
+	my $t0 = now();
+	my $p = fork // die; if (!$p) { exec @_; _exit(127) }
+	waitpid($p, 0); die "$_[0] failed\n" if $?; return now() - $t0;
+}
+my (@cold, @warm, @un);
+for my $i (0 .. $runs - 1) {
+	my @a = addr($i); my $a = join ".", @a;
+	push @un, to_exit("unshare", "-n", "true");
+	my $t0 = now(); print $in arp_req(@a); push @cold, wait_replies({ $a => 1 }, 5) - $t0;
+	$t0 = now(); print $in arp_req(@a); push @warm, wait_replies({ $a => 1 }, 5) - $t0;
+}
+# The cold runs end idle; then a burst of new flows, all at once.
+select(undef, undef, undef, 1.5);
+my %want; my $burst = "";
+for my $i ($runs .. $runs + $flows - 1) { my @a = addr($i); $want{join ".", @a} = 1; $burst .= arp_req(@a) }
+my $t0 = now(); print $in $burst; my $tb = wait_replies(\%want, 60) - $t0;
+close $in; waitpid($pid, 0);
+printf "%-52s %9s %9s %9s\n", "runs: $runs", "median", "p10", "p90";
+my $row = sub { printf "%-52s %9.2f %9.2f %9.2f ms\n", $_[0], median(@{$_[1]}) * 1e3,
+	pct(0.1, @{$_[1]}) * 1e3, pct(0.9, @{$_[1]}) * 1e3 };
+$row->("unshare -n true (start to exit)", \@un);
+$row->("cold: first packet to reply, stack booted for it", \@cold);
+$row->("warm: the same through the running stack", \@warm);
+printf "cold / warm = %.1f; cold / unshare -n true = %.2f\n", median(@cold) / median(@warm), median(@cold) / median(@un);
+printf "burst: %d new flows answered in %.3f s = %.0f flows/s (each its own stack)\n", $flows, $tb, $flows / $tb;
+' "$BIN" "$RUNS" "$FLOWS"
