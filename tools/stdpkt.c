@@ -998,7 +998,7 @@ static void ep_fd(struct endpoint *e, int fd)
  *  - one interface with both links is a hub: what comes from one neighbour
  *    also goes on to the other, so a chain of one-interface stages is one
  *    segment;
- *  - a linked stage neither reads a terminal nor prints frames on one.
+ *  - a linked stage neither reads nor writes frames on a terminal or /dev/null.
  */
 static int wire_links(const struct sp_chain_link *up, const struct sp_chain_link *down, int U, int D)
 {
@@ -1039,10 +1039,14 @@ static int wire_links(const struct sp_chain_link *up, const struct sp_chain_link
 		}
 	}
 	if (linked) {
+		/* A terminal or /dev/null has no frames: a background chain `... </dev/null &` keeps running. */
+		struct stat sb;
+		int chardev_in = fstat(0, &sb) == 0 && S_ISCHR(sb.st_mode);
+		int chardev_out = fstat(1, &sb) == 0 && S_ISCHR(sb.st_mode);
 		for (int i = 0; i < nif; i++) {
-			if (ifs[i].src[0].ep.kind == EP_STDIO && isatty(0))
+			if (ifs[i].src[0].ep.kind == EP_STDIO && chardev_in)
 				ifs[i].src[0].ep.kind = EP_NONE;
-			if (ifs[i].snk[0].ep.kind == EP_STDIO && isatty(1))
+			if (ifs[i].snk[0].ep.kind == EP_STDIO && chardev_out)
 				ifs[i].snk[0].on = 0;
 		}
 	}
