@@ -826,8 +826,21 @@ static void ep_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
 	(void)ino;
 	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
 	if (h->kind == H_STATS) {
+		/*
+		 * Replied from a copy: the reader may close the file, and its release
+		 * free the text, as soon as the kernel has the data, before writev returns.
+		 */
 		size_t o = off < 0 || (size_t)off > h->textlen ? h->textlen : (size_t)off;
-		fuse_reply_buf(req, h->text ? h->text + o : NULL, size < h->textlen - o ? size : h->textlen - o);
+		size_t n = size < h->textlen - o ? size : h->textlen - o;
+		char *copy = n ? malloc(n) : NULL;
+		if (n && !copy) {
+			fuse_reply_err(req, ENOMEM);
+			return;
+		}
+		if (n)
+			memcpy(copy, h->text + o, n);
+		fuse_reply_buf(req, copy, n);
+		free(copy);
 		return;
 	}
 	if (!h->reading || size == 0) {
