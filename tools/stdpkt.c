@@ -1297,6 +1297,19 @@ int main(int argc, char **argv)
 		f->snk[0].on = f->tx.kind != EP_NONE;
 	}
 	int linked = wire_links(&up, &down, U, D);
+	/*
+	 * A socket's default buffer (~200 KiB) holds three super-frames: the
+	 * sender would wait for the receiver at every few frames.  4 MiB lets
+	 * a TCP window's worth pass with few wake-ups; a smaller limit is no
+	 * error.
+	 */
+	for (int i = 0; i < 2; i++) {
+		int fd = i ? down.fd : up.fd, v = 4 << 20;
+		if (fd >= 0) {
+			setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof v);
+			setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof v);
+		}
+	}
 
 	/* The stage dies with whoever started it: a chain left without its shell must not linger. */
 	pid_t ppid = getppid();
