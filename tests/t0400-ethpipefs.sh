@@ -175,7 +175,9 @@ ok "SIGUSR1 prints each port's counts to stderr" grep -q '^ethpipefs: 1 m1 rx_pk
 # ---- unmount: the process ends, the mount is gone ----
 ok "fusermount3 -u unmounts" fusermount3 -u "$T/ep"
 wait $fs
-is "$?" 0 "ethpipefs exits 0 after the unmount"
+rc=$?
+is "$rc" 0 "ethpipefs exits 0 after the unmount"
+[ "$rc" = 0 ] || diag "$(tail -20 fs.err)"
 not_ok "/proc/mounts no longer lists it" mounted "$T/ep"
 is "$(ip netns pids "$m" | wc -l | tr -d ' ')" 0 "no process is left in its namespace"
 
@@ -208,7 +210,7 @@ kill "$(ip netns pids "$m" | xargs -r ps -o pid=,comm= -p | awk '$2 == "ethpipef
 wait $fs
 rc=$?
 is "$rc" 0 "ethpipefs exits 0 on SIGTERM"
-[ "$rc" = 0 ] || diag "$(tail -40 fs.err)"
+[ "$rc" = 0 ] || diag "$(tail -20 fs.err)"
 wait $pc
 ok "the blocked reader is released (not killed by timeout)" [ $? != 124 ]
 not_ok "the mount is gone from /proc/mounts" mounted "$T/ep2"

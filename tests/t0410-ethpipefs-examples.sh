@@ -114,12 +114,16 @@ timeout 20 ip netns exec "$m" sh -c '
 	cat "$1/five.txt" >"$1/ep3/0"
 	i=0; while ! grep -q "tx_pkts=5 " "$1/ep3/stats" && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
 	fusermount3 -u "$1/ep3"; wait $p' sh "$T"
-is "$?" 0 "inside ip netns exec: mount, write, unmount, exit 0"
+rc=$?
+is "$rc" 0 "inside ip netns exec: mount, write, unmount, exit 0"
+[ "$rc" = 0 ] || diag "$(tail -20 fs3.err)"
 caps_stop
 cmp_files <(pktconv five.pcap 2>/dev/null) five.txt "the frames written there arrive"
 not_ok "that mount was never visible outside the invocation" mounted "$T/ep3"
 
 fusermount3 -u "$T/ep"
 wait $fs
-is "$?" 0 "ethpipefs exits 0 at unmount"
+rc=$?
+is "$rc" 0 "ethpipefs exits 0 at unmount"
+[ "$rc" = 0 ] || diag "$(tail -20 fs.err)"
 done_testing
