@@ -109,6 +109,7 @@ struct child {
 	int wr_shut; /* our write side shut (input ended) */
 	int dirty;   /* writer holds unflushed frames */
 	size_t unflushed;
+	size_t qlimit; /* bytes that may wait in its socket */
 	struct sp_writer *w;
 	struct sp_reader *r;
 	int64_t born, last; /* monotonic ns */
@@ -529,6 +530,16 @@ static struct child *spawn(const struct cls *c)
 		setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
 	if (setsockopt(sv[1], SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof sz) < 0)
 		setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
+	/*
+	 * Without root the buffer stops at net.core.wmem_max: the queue limit
+	 * is what the socket really holds (SIOCOUTQ counts in its units), so a
+	 * child that does not read makes us drop, never block.
+	 */
+	int got = 0;
+	socklen_t gl = sizeof got;
+	k->qlimit = opt_qbytes;
+	if (getsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &got, &gl) == 0 && got > 0 && (size_t)got < k->qlimit)
+		k->qlimit = (size_t)got;
 	pid_t ppid = getpid();
 	pid_t pid = fork();
 	if (pid < 0) {
@@ -738,7 +749,7 @@ static void to_child(struct child *k, const struct sp_pkt *p, int hold)
 	/* Unix stream sockets count what the reader has not taken yet as the sender's. */
 	if (ioctl(k->fd, SIOCOUTQ, &q) < 0)
 		q = 0;
-	if ((size_t)q + k->unflushed + need > opt_qbytes) {
+	if ((size_t)q + k->unflushed + need > k->qlimit) {
 		k->dropped++;
 		st.queue++;
 		return;
