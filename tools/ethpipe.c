@@ -1,31 +1,17 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* ethpipe: a network interface on stdin/stdout: received frames are written out, frames read in are transmitted. */
-#include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <net/if.h>
-#include <poll.h>
-#include <pthread.h>
-#include <signal.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "port.h"
+#include "pump.h"
 #include "stdpkt.h"
 
 static const char *prog = "ethpipe";
-
-#define RX_BATCH 256
-#define TX_BATCH 512
-#define TX_BYTES (1u << 20) /* frame bytes gathered before a send, besides TX_BATCH */
 
 static struct {
 	const char *ifname;
@@ -41,19 +27,19 @@ static struct {
 
 static struct sp_port *rxp, *txp;
 static struct sp_writer *w;
-static pthread_t main_tid;
-static int stopfd[2] = { -1, -1 };
-static atomic_int stopping, rx_done, tx_done, status;
-static atomic_uint_least64_t n_rx, n_tx, n_bad;
-static int stdin_flags = -1; /* to restore: stdin's description may be shared */
+static struct sp_pump *pump;
 
-/* Tells the main thread (which waits for signals) that a worker is done. */
-static void notify(atomic_int *flag, int st)
+/* The pump's messages are whole; they only need our name in front. */
+static void on_msg(void *arg, const char *msg)
 {
-	if (st)
-		atomic_store(&status, st);
-	atomic_store(flag, 1);
-	pthread_kill(main_tid, SIGUSR2);
+	(void)arg;
+	fprintf(stderr, "%s: %s\n", prog, msg);
+}
+
+static void on_bad(void *arg, uint64_t recno, const char *msg)
+{
+	(void)recno;
+	on_msg(arg, msg);
 }
 
 static void usage(FILE *f)
@@ -78,238 +64,16 @@ static void usage(FILE *f)
 		prog);
 }
 
-static void print_stats(void)
+static void print_stats(void *arg)
 {
+	(void)arg;
 	struct sp_port_stats s = { 0 };
+	struct sp_pump_counts n;
 	if (rxp)
 		sp_port_stats(rxp, &s);
+	sp_pump_counts(pump, &n);
 	fprintf(stderr, "%s: %s: %" PRIu64 " received, %" PRIu64 " dropped, %" PRIu64 " sent, %" PRIu64 " bad\n",
-		prog, opt.ifname, (uint64_t)atomic_load(&n_rx), s.rx_drops, (uint64_t)atomic_load(&n_tx),
-		(uint64_t)atomic_load(&n_bad));
-}
-
-/* ---- receive: port -> stdout ---- */
-
-static void *rx_main(void *arg)
-{
-	(void)arg;
-	struct sp_pkt v[RX_BATCH];
-	int st = 0, dirty = 0;
-	while (!atomic_load(&stopping)) {
-		int n = sp_port_recv(rxp, v, RX_BATCH);
-		if (n < 0) {
-			fprintf(stderr, "%s: %s\n", prog, rxp->err);
-			st = 1;
-			break;
-		}
-		if (n == 0) {
-			/* Nothing more right now: whatever is buffered goes out, so interactive traffic is not held. */
-			if (dirty && sp_writer_flush(w) < 0)
-				goto werr;
-			dirty = 0;
-			struct pollfd pfd[2] = { { .fd = rxp->fd, .events = POLLIN }, { .fd = stopfd[0], .events = POLLIN } };
-			if (poll(pfd, 2, -1) < 0 && errno != EINTR) {
-				fprintf(stderr, "%s: cannot poll '%s': %s\n", prog, opt.ifname, strerror(errno));
-				st = 1;
-				break;
-			}
-			continue;
-		}
-		for (int i = 0; i < n; i++) {
-			int rc = sp_write(w, &v[i]);
-			if (rc == SP_EBAD)
-				continue; /* a runt the format cannot carry; the writer counts it */
-			if (rc < 0)
-				goto werr;
-			dirty = 1;
-			uint64_t k = atomic_fetch_add(&n_rx, 1) + 1;
-			if (opt.count && k >= opt.count)
-				goto done;
-		}
-	}
-done:
-	if (sp_writer_flush(w) < 0)
-		goto werr;
-	notify(&rx_done, st);
-	return NULL;
-werr:
-	/* A reader that went away (EPIPE) is a normal end, like head(1) after enough lines. */
-	if (errno != EPIPE) {
-		fprintf(stderr, "%s: cannot write 'stdout': %s\n", prog, sp_writer_error(w));
-		st = 1;
-	}
-	notify(&rx_done, st);
-	return NULL;
-}
-
-/* ---- transmit: stdin -> port ---- */
-
-struct txbatch {
-	struct sp_pkt v[TX_BATCH];
-	uint64_t recno[TX_BATCH]; /* input record number, for messages */
-	uint8_t *buf;
-	size_t used;
-	int n;
-};
-
-/* Sends the batch; a frame the kernel refuses is reported and skipped. 0, or -1 on a port failure. */
-static int tx_flush(struct txbatch *b)
-{
-	int i = 0;
-	while (i < b->n) {
-		int k = sp_port_send(txp, b->v + i, b->n - i);
-		if (k == SP_EBAD) {
-			fprintf(stderr, "%s: %s: input frame %" PRIu64 " skipped\n", prog, txp->err, b->recno[i]);
-			atomic_fetch_add(&n_bad, 1);
-			i++;
-			continue;
-		}
-		if (k < 0) {
-			fprintf(stderr, "%s: %s\n", prog, txp->err);
-			return -1;
-		}
-		atomic_fetch_add(&n_tx, (uint64_t)k);
-		i += k;
-	}
-	b->n = 0;
-	b->used = 0;
-	return 0;
-}
-
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-/* Sleeps until the monotonic time due; 1 if asked to stop meanwhile. */
-static int sleep_until(int64_t due)
-{
-	for (;;) {
-		int64_t d = due - mono_ns();
-		if (d <= 0)
-			return 0;
-		struct timespec ts = { d / 1000000000, d % 1000000000 };
-		struct pollfd pfd = { .fd = stopfd[0], .events = POLLIN };
-		if (ppoll(&pfd, 1, &ts, NULL) > 0)
-			return 1;
-	}
-}
-
-static void *tx_main(void *arg)
-{
-	(void)arg;
-	int st = 0;
-	char err[SP_ERRBUF];
-	struct sp_reader_conf rc = { .format = opt.infmt, .maxframe = opt.maxframe };
-	struct sp_reader *r = sp_reader_new(0, &rc, err);
-	struct txbatch *b = calloc(1, sizeof *b);
-	if (b)
-		b->buf = malloc(TX_BYTES + opt.maxframe);
-	if (!r || !b || !b->buf) {
-		fprintf(stderr, "%s: cannot read 'stdin': %s\n", prog, r ? strerror(ENOMEM) : err);
-		st = 1;
-		goto out;
-	}
-	/*
-	 * A pipe or socket is read non-blocking, so a partial record at the end
-	 * of the buffer never keeps complete frames from being sent.
-	 */
-	struct stat sb;
-	int oldfl = fcntl(0, F_GETFL);
-	int nonblock = fstat(0, &sb) == 0 && (S_ISFIFO(sb.st_mode) || S_ISSOCK(sb.st_mode)) && oldfl >= 0 &&
-		       fcntl(0, F_SETFL, oldfl | O_NONBLOCK) == 0;
-	if (nonblock)
-		stdin_flags = oldfl;
-	int64_t t0 = SP_TS_NONE, m0 = 0;
-	uint64_t sent_goal = opt.count && !opt.rx ? opt.count : 0;
-	uint64_t taken = 0;
-	while (!atomic_load(&stopping)) {
-		if (!sp_reader_buffered(r) && b->n && tx_flush(b) < 0) {
-			st = 1;
-			break;
-		}
-		struct sp_pkt p;
-		int k = sp_read_nb(r, &p);
-		if (k == SP_EAGAIN) {
-			if (b->n && tx_flush(b) < 0) {
-				st = 1;
-				break;
-			}
-			struct pollfd pfd[2] = { { .fd = 0, .events = POLLIN }, { .fd = stopfd[0], .events = POLLIN } };
-			poll(pfd, 2, -1);
-			continue;
-		}
-		if (k == SP_EBAD) {
-			fprintf(stderr, "%s: skipped bad record 'stdin': %s\n", prog, sp_reader_error(r));
-			atomic_fetch_add(&n_bad, 1);
-			continue;
-		}
-		if (k == 0)
-			break;
-		if (k < 0) {
-			fprintf(stderr, "%s: cannot read 'stdin': %s\n", prog, sp_reader_error(r));
-			st = 1;
-			break;
-		}
-		if (opt.timed && p.ts != SP_TS_NONE) {
-			if (t0 == SP_TS_NONE) {
-				t0 = p.ts;
-				m0 = mono_ns();
-			} else if (p.ts > t0) {
-				int64_t due = m0 + (p.ts - t0);
-				if (due > mono_ns()) {
-					if (b->n && tx_flush(b) < 0) {
-						st = 1;
-						break;
-					}
-					if (sleep_until(due))
-						break;
-				}
-			}
-		}
-		if (b->n == TX_BATCH || b->used + p.caplen > TX_BYTES + opt.maxframe) {
-			if (tx_flush(b) < 0) {
-				st = 1;
-				break;
-			}
-		}
-		/* The reader's data lives until its next call: the batch keeps a copy. */
-		memcpy(b->buf + b->used, p.data, p.caplen);
-		b->v[b->n] = p;
-		b->v[b->n].data = b->buf + b->used;
-		b->recno[b->n] = sp_reader_stats(r)->pkts + sp_reader_stats(r)->bad;
-		b->used += p.caplen;
-		b->n++;
-		if (sent_goal && ++taken >= sent_goal)
-			break;
-	}
-	if (!st && b->n && tx_flush(b) < 0)
-		st = 1;
-	if (nonblock)
-		fcntl(0, F_SETFL, oldfl);
-	stdin_flags = -1;
-out:
-	if (b)
-		free(b->buf);
-	free(b);
-	sp_reader_free(r);
-	notify(&tx_done, st);
-	return NULL;
-}
-
-static unsigned if_mtu(const char *name)
-{
-	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (s < 0)
-		return 0;
-	struct ifreq ifr;
-	memset(&ifr, 0, sizeof ifr);
-	memcpy(ifr.ifr_name, name, strnlen(name, IFNAMSIZ - 1));
-	int rc = ioctl(s, SIOCGIFMTU, &ifr);
-	close(s);
-	return rc < 0 ? 0 : (unsigned)ifr.ifr_mtu;
+		prog, opt.ifname, n.rx, s.rx_drops, n.tx, n.bad);
 }
 
 int main(int argc, char **argv)
@@ -391,7 +155,7 @@ int main(int argc, char **argv)
 	if (!opt.tx || !opt.rx)
 		opt.exit_at_eof = !opt.rx;
 	if (!opt.maxframe) {
-		unsigned mtu = if_mtu(opt.ifname);
+		unsigned mtu = sp_if_mtu(opt.ifname);
 		opt.maxframe = mtu ? mtu + 18 : SP_MAXFRAME_DEFAULT;
 	}
 
@@ -424,71 +188,36 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	if (pipe2(stopfd, O_CLOEXEC) < 0) {
-		fprintf(stderr, "%s: cannot make a pipe: %s\n", prog, strerror(errno));
+	struct sp_pump_conf pc = {
+		.name = opt.ifname,
+		.rxp = rxp, .w = w, .out_name = "stdout", .rx_limit = opt.count,
+		.txp = txp, .infd = 0, .in_name = "stdin", .infmt = opt.infmt, .maxframe = opt.maxframe,
+		.timed = opt.timed, .tx_limit = opt.count && !opt.rx ? opt.count : 0,
+		.exit_at_eof = opt.exit_at_eof,
+		.on_bad = on_bad, .on_error = on_msg, .on_stats = print_stats,
+	};
+	char perr[SP_PUMP_ERRBUF];
+	struct sp_pump_end end;
+	pump = sp_pump_new(&pc, perr);
+	if (!pump || sp_pump_run(pump, &end, perr) < 0) {
+		on_msg(NULL, perr);
 		return 1;
 	}
-
-	/* Every signal is taken here, by sigwait, so workers never see EINTR surprises. */
-	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGUSR1);
-	sigaddset(&set, SIGUSR2);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	main_tid = pthread_self();
-
-	pthread_t rxt, txt;
-	if (opt.rx && pthread_create(&rxt, NULL, rx_main, NULL) != 0) {
-		fprintf(stderr, "%s: cannot start a thread: %s\n", prog, strerror(errno));
-		return 1;
-	}
-	if (opt.tx && pthread_create(&txt, NULL, tx_main, NULL) != 0) {
-		fprintf(stderr, "%s: cannot start a thread: %s\n", prog, strerror(errno));
-		return 1;
-	}
-	for (;;) {
-		int sig;
-		if (sigwait(&set, &sig) != 0)
-			continue;
-		if (sig == SIGUSR1) {
-			print_stats();
-			continue;
-		}
-		if (sig != SIGUSR2)
-			break;
-		if (opt.rx && atomic_load(&rx_done))
-			break;
-		if (opt.tx && atomic_load(&tx_done) && (opt.exit_at_eof || atomic_load(&status) || !opt.rx))
-			break;
-	}
-	atomic_store(&stopping, 1);
-	if (write(stopfd[1], "x", 1) < 0) {
-		/* the workers then stop at their next frame */
-	}
-	/* A worker stuck on a stalled stdout or a blocking stdin is not waited for long. */
-	struct timespec dl;
-	clock_gettime(CLOCK_REALTIME, &dl);
-	dl.tv_sec += 2;
-	int rx_joined = !opt.rx || pthread_timedjoin_np(rxt, NULL, &dl) == 0;
-	if (opt.tx && atomic_load(&tx_done))
-		pthread_join(txt, NULL);
 	struct sp_port_stats s = { 0 };
 	if (rxp)
 		sp_port_stats(rxp, &s);
 	if (opt.verbose || s.rx_drops)
-		print_stats();
-	if (rx_joined) {
+		print_stats(NULL);
+	/* A worker left running may still be reading: stdin gets its flags back all the same. */
+	sp_pump_restore_input(pump);
+	if (end.rx_joined) {
 		sp_writer_free(w);
 		sp_port_close(rxp);
-		if (opt.tx && atomic_load(&tx_done))
+		if (end.tx_joined) {
 			sp_port_close(txp);
+			sp_pump_free(pump);
+		}
 	}
-	if (stdin_flags >= 0)
-		fcntl(0, F_SETFL, stdin_flags);
 	fflush(stderr);
-	_exit(atomic_load(&status));
+	_exit(end.status);
 }
