@@ -46,6 +46,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <stdarg.h>
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -98,6 +100,8 @@ struct source {
 	pthread_t th;
 	int have;
 	atomic_int done;
+	atomic_int next_fd;        /* pktctl: the link's new socket, taken at the old one's end */
+	_Atomic uint64_t pkts, bytes; /* frames read here (a chain link's rx counts) */
 };
 
 /* Where an interface's frames go: snk[0] the -I TX (stdout by default), snk[1] a chain link. */
@@ -110,7 +114,19 @@ struct sink {
 	pthread_mutex_t mu; /* the out thread and a hub relay may both write */
 	atomic_int closed;  /* its reader went away (EPIPE): frames for it are no longer taken */
 	_Atomic uint64_t relayed;
+	_Atomic uint64_t pkts, bytes, dropped; /* frames written here, and lost for it */
 };
+
+/* A chain link as met (or handed over by pktctl): its socket and where it is wired. */
+struct linkref {
+	int kind; /* enum sp_link_kind */
+	int fd;
+	pid_t peer;
+	struct iface *f;
+	struct source *src;
+	struct sink *snk;
+};
+static struct linkref lk[2]; /* 0: the stage before, 1: the stage after */
 
 struct iface {
 	char name[IFNAMSIZ];
@@ -151,6 +167,8 @@ static const char *setups[16]; /* -x: shell commands run in the namespace before
 static int nsetup;
 static int opt_forward, opt_nat, opt_counts, opt_afpacket, opt_oneway, opt_verbose;
 static int auto_split; /* eth1 was made by a second subnet, not by -I */
+static int given_fd[2] = { -1, -1 }, given_peer[2]; /* --up-fd/--down-fd: links pktctl made */
+static int opt_noctl;
 static const char *opt_name, *opt_out;
 
 static int evfd = -1;   /* threads -> main: something ended */
@@ -183,6 +201,9 @@ static void usage(FILE *f)
 		"  -c            print per-interface counts to stderr at exit\n"
 		"  -v            say what chain links were met\n"
 		"  --one-way     do not meet neighbouring stages: stdin in, stdout out only\n"
+		"  --no-ctl      no control socket for pktctl\n"
+		"  --up-fd FD:PID, --down-fd FD:PID\n"
+		"                links made by pktctl (a stage it inserts), the peer stage's pid\n"
 		"  --afpacket    veth pairs and AF_PACKET instead of TAP (what an ordinary user gets\n"
 		"                when /dev/net/tun is not open to all)\n"
 		"  -h            this help\n");
@@ -333,6 +354,9 @@ static void parse_args(int argc, char **argv, char ***cmd)
 		{ "nat", no_argument, NULL, 'N' },
 		{ "afpacket", no_argument, NULL, 'P' },
 		{ "one-way", no_argument, NULL, 'O' },
+		{ "up-fd", required_argument, NULL, 'U' },
+		{ "down-fd", required_argument, NULL, 'W' },
+		{ "no-ctl", no_argument, NULL, 'Z' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -431,6 +455,19 @@ static void parse_args(int argc, char **argv, char ***cmd)
 			break;
 		case 'O':
 			opt_oneway = 1;
+			break;
+		case 'U':
+		case 'W': {
+			/* FD:PID, a socket pktctl made for a stage it inserts, and the peer on its other end. */
+			int fd, pid, used = 0;
+			if (sscanf(optarg, "%d:%d%n", &fd, &pid, &used) != 2 || optarg[used] || fd < 3 || pid <= 0)
+				die_usage("bad link '%s': want FD:PID", optarg);
+			given_fd[c == 'W'] = fd;
+			given_peer[c == 'W'] = pid;
+			break;
+		}
+		case 'Z':
+			opt_noctl = 1;
 			break;
 		case 'x':
 			if ((size_t)nsetup >= sizeof setups / sizeof setups[0])
@@ -746,8 +783,10 @@ static int sink_write(struct iface *f, struct sink *k, const struct sp_pkt *p)
 /* Hub: a frame that came from one neighbour goes on to the other, as on a shared segment. */
 static void relay_frame(struct iface *f, struct sink *k, const struct sp_pkt *p)
 {
-	if (atomic_load(&k->closed) || !k->w)
+	if (atomic_load(&k->closed) || !k->w) {
+		atomic_fetch_add(&k->dropped, 1);
 		return;
+	}
 	pthread_mutex_lock(&k->mu);
 	int rc = sink_write(f, k, p);
 	pthread_mutex_unlock(&k->mu);
@@ -755,8 +794,11 @@ static void relay_frame(struct iface *f, struct sink *k, const struct sp_pkt *p)
 		atomic_fetch_add(&f->out_dropped, 1);
 	else if (rc < 0)
 		sink_closed(f, k, errno);
-	else
+	else {
 		atomic_fetch_add(&k->relayed, 1);
+		atomic_fetch_add(&k->pkts, 1);
+		atomic_fetch_add(&k->bytes, p->caplen);
+	}
 }
 
 static void relay_flush(struct iface *f, struct sink *k)
@@ -803,6 +845,8 @@ static void *in_thread(void *arg)
 			}
 			atomic_fetch_add(&f->in_pkts, 1);
 			atomic_fetch_add(&f->in_bytes, p.caplen);
+			atomic_fetch_add(&s->pkts, 1);
+			atomic_fetch_add(&s->bytes, p.caplen);
 			if (s->relay)
 				relay_frame(f, s->relay, &p);
 			int rc2;
@@ -831,6 +875,20 @@ static void *in_thread(void *arg)
 			fprintf(stderr, "%s: skipped bad record '%s': %s\n", prog, ep_name(&s->ep, 0),
 				sp_reader_error(r));
 			continue;
+		}
+		if (n <= 0 && s->link) {
+			/* pktctl swapped the link: the old socket's end was our cue; go on reading the new one. */
+			int nf = atomic_exchange(&s->next_fd, -1);
+			if (nf >= 0) {
+				sp_reader_free(r);
+				s->ep.fd = nf;
+				r = sp_reader_new(nf, &rc, eb);
+				if (!r) {
+					fprintf(stderr, "%s: cannot read the new link: %s\n", prog, eb);
+					break;
+				}
+				continue;
+			}
 		}
 		if (n < 0 && s->link) {
 			/* A neighbour that died with frames unread resets the link: news, not our failure. */
@@ -917,17 +975,26 @@ static void *out_thread(void *arg)
 			int sent = 0, bad = 0;
 			for (int j = 0; j < 2; j++) {
 				struct sink *k = &f->snk[j];
-				if (!k->on || atomic_load(&k->closed))
+				if (!k->on)
 					continue;
+				if (atomic_load(&k->closed)) {
+					atomic_fetch_add(&k->dropped, 1);
+					continue;
+				}
 				pthread_mutex_lock(&k->mu);
 				int rc = sink_write(f, k, &v[i]);
 				pthread_mutex_unlock(&k->mu);
-				if (rc == SP_EBAD)
+				if (rc == SP_EBAD) {
 					bad = 1;
-				else if (rc < 0)
+					atomic_fetch_add(&k->dropped, 1);
+				} else if (rc < 0) {
 					sink_closed(f, k, errno);
-				else
+					atomic_fetch_add(&k->dropped, 1);
+				} else {
 					sent = 1;
+					atomic_fetch_add(&k->pkts, 1);
+					atomic_fetch_add(&k->bytes, v[i].caplen);
+				}
 			}
 			/* A linked interface whose neighbour is gone keeps taking frames, counted as dropped. */
 			if (bad || !sent)
@@ -1016,6 +1083,8 @@ static int wire_links(const struct sp_chain_link *up, const struct sp_chain_link
 		k->on = k->link = 1;
 		k->peer = up->peer_pid;
 		linked = 1;
+		lk[0] = (struct linkref){ up->kind, up->fd, up->peer_pid, u,
+					  up->kind == SP_LINK_DIRECT ? &u->src[0] : NULL, k };
 	}
 	if (down->kind != SP_LINK_NONE && D >= 0) {
 		struct iface *d = &ifs[D];
@@ -1033,6 +1102,8 @@ static int wire_links(const struct sp_chain_link *up, const struct sp_chain_link
 		s->discard = handmade;
 		s->peer = down->peer_pid;
 		linked |= !handmade;
+		lk[1] = (struct linkref){ down->kind, down->fd, down->peer_pid, d, s,
+					  down->kind == SP_LINK_DIRECT ? &d->snk[0] : NULL };
 		if (U == D && up->kind != SP_LINK_NONE && !handmade) {
 			d->src[0].relay = &d->snk[0];
 			s->relay = &d->snk[1];
@@ -1051,6 +1122,211 @@ static int wire_links(const struct sp_chain_link *up, const struct sp_chain_link
 		}
 	}
 	return linked;
+}
+
+/* ---- the control socket (pktctl) ---- */
+
+static char ctl_path[100];
+static char **cmd_argv;
+static atomic_int quit_asked;
+
+/* RUNDIR/ctl-PID.sock, made before the user namespace (whose uid 0 would pick another RUNDIR). */
+static int ctl_listen(char *eb)
+{
+	char dir[128];
+	if (sp_chain_rundir(dir, sizeof dir, eb) < 0)
+		return -1;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	/* RUNDIR names are at most 80 bytes (sp_chain_rundir): the path fits sun_path. */
+	snprintf(ctl_path, sizeof ctl_path, "%.80s/ctl-%d.sock", dir, (int)getpid());
+	memcpy(sa.sun_path, ctl_path, strlen(ctl_path) + 1);
+	unlink(ctl_path); /* a stale one of a dead stage that had our pid */
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(fd, 8) < 0) {
+		snprintf(eb, SP_ERRBUF, "cannot listen on '%s': %s", ctl_path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		ctl_path[0] = 0;
+		return -1;
+	}
+	return fd;
+}
+
+struct outbuf {
+	char b[8192];
+	size_t n;
+};
+
+__attribute__((format(printf, 2, 3))) static void put_f(struct outbuf *o, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int k = vsnprintf(o->b + o->n, sizeof o->b - o->n, fmt, ap);
+	va_end(ap);
+	if (k > 0)
+		o->n += (size_t)k < sizeof o->b - o->n ? (size_t)k : sizeof o->b - o->n - 1;
+}
+
+static void put_status(struct outbuf *o)
+{
+	put_f(o, "pid %d\nname %s\n", (int)getpid(), opt_name ? opt_name : "-");
+	put_f(o, "command");
+	for (char **a = cmd_argv; a && *a; a++)
+		put_f(o, " %s", *a);
+	put_f(o, "%s\n", cmd_argv ? "" : " -");
+	for (int i = 0; i < nif; i++) {
+		struct iface *f = &ifs[i];
+		const uint8_t *m = f->mac;
+		put_f(o, "iface %s mac %02x:%02x:%02x:%02x:%02x:%02x", f->name, m[0], m[1], m[2], m[3], m[4], m[5]);
+		for (int k = 0; k < f->naddr; k++) {
+			char a[INET6_ADDRSTRLEN];
+			inet_ntop(f->addr[k].family, f->addr[k].addr, a, sizeof a);
+			put_f(o, " addr %s/%d", a, f->addr[k].plen);
+		}
+		put_f(o, "\ncount %s rx %" PRIu64 " %" PRIu64 " bad %" PRIu64 " tx %" PRIu64 " %" PRIu64
+			 " dropped %" PRIu64 "\n",
+		      f->name, (uint64_t)f->in_pkts, (uint64_t)f->in_bytes, (uint64_t)(f->in_bad + f->in_refused),
+		      (uint64_t)f->out_pkts, (uint64_t)f->out_bytes, (uint64_t)f->out_dropped);
+	}
+	for (int i = 0; i < 2; i++) {
+		struct linkref *l = &lk[i];
+		const char *side = i ? "down" : "up";
+		if (!l->f) {
+			put_f(o, "link %s none\n", side);
+			continue;
+		}
+		uint64_t rp = l->src ? l->src->pkts : 0, rb = l->src ? l->src->bytes : 0;
+		put_f(o, "link %s %s peer %d iface %s rx %" PRIu64 " %" PRIu64 " tx %" PRIu64 " %" PRIu64
+			 " dropped %" PRIu64 " relayed %" PRIu64 "%s\n",
+		      side, sp_chain_kind_name(l->kind), (int)l->peer, l->f->name, rp, rb,
+		      l->snk ? (uint64_t)l->snk->pkts : 0, l->snk ? (uint64_t)l->snk->bytes : 0,
+		      l->snk ? (uint64_t)l->snk->dropped : 0, l->snk ? (uint64_t)l->snk->relayed : 0,
+		      l->src && l->src->discard ? " discarded" : "");
+	}
+}
+
+/*
+ * swap: the link of one side gets a new socket (from pktctl, SCM_RIGHTS).
+ * The sink changes under its lock, between two frames; the source's thread
+ * is woken by shutting the old socket for reading and takes the new one at
+ * that end.  The old socket is kept open, never read or written again, so
+ * the old peer sees no end (it is being swapped too, or removed).  Frames
+ * still in the old socket are lost: they were in flight.
+ */
+static int ctl_swap(int side, int nfd, pid_t peer, char *why, size_t whylen)
+{
+	struct linkref *l = &lk[side];
+	if (!l->f || l->kind != SP_LINK_DIRECT || !l->src || !l->snk) {
+		snprintf(why, whylen, "the %s side has no direct link to swap", side ? "down" : "up");
+		return -1;
+	}
+	struct iface *f = l->f;
+	struct sink *k = l->snk;
+	struct source *s = l->src;
+	int v = 4 << 20;
+	setsockopt(nfd, SOL_SOCKET, SO_SNDBUF, &v, sizeof v);
+	setsockopt(nfd, SOL_SOCKET, SO_RCVBUF, &v, sizeof v);
+	char eb[SP_ERRBUF];
+	struct sp_writer_conf wc = { .format = f->format };
+	struct sp_writer *w = sp_writer_new(nfd, &wc, eb);
+	if (!w) {
+		snprintf(why, whylen, "%.100s", eb);
+		return -1;
+	}
+	pthread_mutex_lock(&k->mu);
+	if (k->w) {
+		sp_writer_flush(k->w);
+		sp_writer_free(k->w);
+	}
+	k->w = w;
+	k->ep.fd = nfd;
+	k->peer = peer;
+	atomic_store(&k->closed, 0);
+	atomic_store(&f->tx_closed, 0);
+	pthread_mutex_unlock(&k->mu);
+	int old = l->fd;
+	s->peer = peer;
+	if (atomic_load(&s->done)) {
+		/* Its thread had already seen the old link end: start a new one on the new link. */
+		if (s->have)
+			pthread_join(s->th, NULL);
+		s->ep.fd = nfd;
+		atomic_store(&s->done, 0);
+		atomic_store(&f->in_done, 0);
+		if (pthread_create(&s->th, NULL, in_thread, s) != 0) {
+			snprintf(why, whylen, "cannot start a thread: %s", strerror(errno));
+			return -1;
+		}
+		s->have = 1;
+	} else {
+		atomic_store(&s->next_fd, nfd);
+		shutdown(old, SHUT_RD);
+	}
+	l->fd = nfd;
+	l->peer = peer;
+	return 0;
+}
+
+/* One request per connection: "status", "swap up|down PEERPID" with a socket attached, "quit". */
+static void ctl_serve(int lfd)
+{
+	int c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	if (c < 0)
+		return;
+	struct ucred cr;
+	socklen_t cl = sizeof cr;
+	struct outbuf *o = calloc(1, sizeof *o);
+	if (!o || getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cr, &cl) < 0 || (cr.uid != getuid() && cr.uid != 0)) {
+		free(o);
+		close(c);
+		return;
+	}
+	struct timeval tv = { 1, 0 }; /* a client that says nothing must not hold the stage */
+	setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	char req[256];
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} cm;
+	struct iovec iov = { req, sizeof req - 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf, .msg_controllen = sizeof cm.buf };
+	ssize_t n = recvmsg(c, &mh, MSG_CMSG_CLOEXEC);
+	int nfd = -1;
+	for (struct cmsghdr *h = n > 0 ? CMSG_FIRSTHDR(&mh) : NULL; h; h = CMSG_NXTHDR(&mh, h))
+		if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS)
+			memcpy(&nfd, CMSG_DATA(h), sizeof nfd);
+	req[n > 0 ? n : 0] = 0;
+	req[strcspn(req, "\r\n")] = 0;
+	char side[8];
+	int peer = 0;
+	if (strcmp(req, "status") == 0) {
+		put_status(o);
+		put_f(o, "ok\n");
+	} else if (sscanf(req, "swap %7s %d", side, &peer) == 2 && (!strcmp(side, "up") || !strcmp(side, "down"))) {
+		char why[160];
+		if (nfd < 0)
+			put_f(o, "error: swap without a socket\n");
+		else if (ctl_swap(strcmp(side, "down") == 0, nfd, (pid_t)peer, why, sizeof why) < 0)
+			put_f(o, "error: %s\n", why);
+		else {
+			put_f(o, "ok\n");
+			nfd = -1;
+		}
+	} else if (strcmp(req, "quit") == 0) {
+		atomic_store(&quit_asked, 1);
+		put_f(o, "ok\n");
+	} else {
+		put_f(o, "error: unknown request '%.60s'\n", req);
+	}
+	if (nfd >= 0)
+		close(nfd);
+	if (write(c, o->b, o->n) < 0) {
+		/* the client went away: nothing to tell it */
+	}
+	free(o);
+	close(c);
+	if (atomic_load(&quit_asked))
+		notify();
 }
 
 /* ---- the command, under its own init ---- */
@@ -1275,7 +1551,25 @@ int main(int argc, char **argv)
 	}
 	struct sp_chain_link up = { .kind = SP_LINK_NONE, .fd = -1 }, down = up;
 	unsigned cf = (U < 0 ? SP_CHAIN_NO_UP : 0) | (D < 0 ? SP_CHAIN_NO_DOWN : 0);
-	if (!opt_oneway && cf != (SP_CHAIN_NO_UP | SP_CHAIN_NO_DOWN)) {
+	if (given_fd[0] >= 0 || given_fd[1] >= 0) {
+		/* Started by pktctl with its links made: nothing to meet. */
+		struct sp_chain_link *l[2] = { &up, &down };
+		for (int i = 0; i < 2; i++) {
+			struct stat sb;
+			if (given_fd[i] < 0)
+				continue;
+			if (fstat(given_fd[i], &sb) < 0 || !S_ISSOCK(sb.st_mode))
+				die_usage("bad link fd '%s': not an open socket", i ? "--down-fd" : "--up-fd");
+			fcntl(given_fd[i], F_SETFD, FD_CLOEXEC);
+			l[i]->kind = SP_LINK_DIRECT;
+			l[i]->fd = given_fd[i];
+			l[i]->peer_pid = given_peer[i];
+		}
+		if (up.kind != SP_LINK_NONE && U < 0)
+			die_usage("--up-fd needs an interface reading stdin%s", "");
+		if (down.kind != SP_LINK_NONE && D < 0)
+			die_usage("--down-fd needs an interface writing stdout%s", "");
+	} else if (!opt_oneway && cf != (SP_CHAIN_NO_UP | SP_CHAIN_NO_DOWN)) {
 		if (sp_chain_meet(0, 1, cf, 0, &up, &down, eb) < 0)
 			fprintf(stderr, "%s: chain link: %s\n", prog, eb);
 		if (opt_verbose) {
@@ -1287,6 +1581,7 @@ int main(int argc, char **argv)
 		struct iface *f = &ifs[i];
 		for (int k = 0; k < 2; k++) {
 			f->src[k].f = f;
+			atomic_store(&f->src[k].next_fd, -1);
 			f->src[k].ep = (struct endpoint){ .kind = EP_NONE, .fd = -1 };
 			f->snk[k].ep = (struct endpoint){ .kind = EP_NONE, .fd = -1 };
 			pthread_mutex_init(&f->snk[k].mu, NULL);
@@ -1311,9 +1606,23 @@ int main(int argc, char **argv)
 		}
 	}
 
-	/* The stage dies with whoever started it: a chain left without its shell must not linger. */
+	/*
+	 * The control socket, in RUNDIR as the chain's rendezvous: made now,
+	 * while getuid() is still our own uid outside any user namespace.
+	 */
+	int ctlfd = -1;
+	cmd_argv = cmd;
+	if (!opt_noctl && (ctlfd = ctl_listen(eb)) < 0)
+		fprintf(stderr, "%s: no control socket: %s\n", prog, eb);
+
+	/*
+	 * The stage dies with whoever started it: a chain left without its
+	 * shell must not linger.  A stage pktctl inserted lives for its links
+	 * instead (pktctl exits at once).
+	 */
 	pid_t ppid = getppid();
-	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (given_fd[0] < 0 && given_fd[1] < 0)
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() != ppid)
 		return 1;
 	/* Signals are taken synchronously by the main thread; every thread inherits this mask. */
@@ -1490,8 +1799,14 @@ int main(int argc, char **argv)
 		any_rx |= ifs[i].have_in;
 	int sig = 0, cmd_status = -1;
 	for (;;) {
-		struct pollfd pfd[2] = { { .fd = sfd, .events = POLLIN }, { .fd = evfd, .events = POLLIN } };
-		if (poll(pfd, 2, -1) < 0 && errno != EINTR)
+		struct pollfd pfd[3] = { { .fd = sfd, .events = POLLIN },
+					 { .fd = evfd, .events = POLLIN },
+					 { .fd = ctlfd, .events = POLLIN } };
+		if (poll(pfd, 3, -1) < 0 && errno != EINTR)
+			break;
+		if (pfd[2].revents)
+			ctl_serve(ctlfd);
+		if (atomic_load(&quit_asked))
 			break;
 		if (pfd[0].revents) {
 			struct signalfd_siginfo si;
@@ -1612,6 +1927,8 @@ int main(int argc, char **argv)
 		}
 	}
 cleanup:
+	if (ctl_path[0])
+		unlink(ctl_path);
 	if (init_pid > 0) {
 		kill(init_pid, SIGKILL);
 		waitpid(init_pid, NULL, 0);
