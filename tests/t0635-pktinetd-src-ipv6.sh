@@ -7,10 +7,11 @@ need_cmd pktinetd stdpkt ping tee
 
 counts() { grep -E '^pktinetd: (frames in|children started) ' "$2" | grep -o "$1 [0-9]*" | head -1 | awk '{ print $NF }'; }
 
-# Two clients write into one FIFO (whole records), the replies go to both (each kernel keeps its own).
+# Two clients write into one FIFO (whole records), the replies go to both (each kernel keeps its own);
+# tee -p goes on writing to one client when the other has ended.
 mkfifo in r1 r2
 timeout 30 pktinetd -k src -i 1 -c -v -- stdpkt -a 192.0.2.2/24 -m 02:00:00:00:00:02 -o srv%n.txt -- \
-	sh -c 'ping -c1 -W3 %s >/dev/null && echo "reached %s"; sleep 1' <in 2>inetd.err | tee r1 >r2 &
+	sh -c 'ping -c1 -W3 %s >/dev/null && echo "reached %s"; sleep 1' <in 2>inetd.err | tee -p r1 >r2 &
 timeout 30 stdpkt -a 192.0.2.1/24 -I r1,in -o c1.txt -- ping -c3 -i 0.2 -W3 192.0.2.2 2>c1.err &
 timeout 30 stdpkt -a 192.0.2.3/24 -I r2,in -o c2.txt -- ping -c3 -i 0.2 -W3 192.0.2.2 2>c2.err &
 wait
