@@ -12,6 +12,11 @@
 #  peer  `unshare -n true`, a bare process start with a new network namespace, in the same run.
 #  flows FLOWS requests for FLOWS new addresses written at once; flows per second until every one
 #        of them is answered (each by its own freshly booted stack).
+# Then TCP, with a server per address: -- stdpkt -a %d/24 -m MAC -- socat TCP-LISTEN:7,fork EXEC:cat
+#  cold  a SYN to an address with no stack, timed until its SYN-ACK: the stack boots, socat starts,
+#        and until it listens pktinetd holds back the stack's RST and gives the SYN again (-w).
+#  warm  a SYN on another port to the same, now running, server.
+#  -w 0  the cold SYN without the boot window: how many connects would be refused.
 set -u
 SRCDIR=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${BIN:-$SRCDIR/build/bin}
@@ -23,7 +28,7 @@ for t in pktinetd stdpkt; do [ -x "$BIN/$t" ] || { echo "inetd: $BIN/$t not buil
 [ "$RUNS" -ge 1 ] && [ "$RUNS" -le 200 ] && [ "$FLOWS" -ge 1 ] && [ "$FLOWS" -le 500 ] ||
 	{ echo "inetd: RUNS 1..200, FLOWS 1..500" >&2; exit 2; }
 
-exec perl -MTime::HiRes=clock_gettime,CLOCK_MONOTONIC -MIPC::Open2 -MPOSIX=_exit -e '
+perl -MTime::HiRes=clock_gettime,CLOCK_MONOTONIC -MIPC::Open2 -MPOSIX=_exit -e '
 use strict; use warnings; no warnings "exec";
 my ($bin, $runs, $flows) = @ARGV;
 sub now { clock_gettime(CLOCK_MONOTONIC) }
@@ -92,3 +97,84 @@ $row->("warm: the same through the running stack", \@warm);
 printf "cold / warm = %.1f; cold / unshare -n true = %.2f\n", median(@cold) / median(@warm), median(@cold) / median(@un);
 printf "burst: %d new flows answered in %.3f s = %.0f flows/s (each its own stack)\n", $flows, $tb, $flows / $tb;
 ' "$BIN" "$RUNS" "$FLOWS"
+
+perl -MTime::HiRes=clock_gettime,CLOCK_MONOTONIC -MIPC::Open2 -e '
+use strict; use warnings;
+my ($bin, $runs) = @ARGV;
+sub now { clock_gettime(CLOCK_MONOTONIC) }
+sub median { my @s = sort { $a <=> $b } @_; return $s[int(@s / 2)] }
+sub pct { my ($p, @v) = @_; my @s = sort { $a <=> $b } @v; return $s[int($p * $#s)] }
+sub csum { my $s = 0; $s += $_ for unpack("n*", $_[0] . (length($_[0]) % 2 ? "\0" : "")); $s = ($s & 0xffff) + ($s >> 16) while $s >> 16; return ~$s & 0xffff }
+my @nets = ([192, 0, 2], [198, 51, 100], [203, 0, 113]);
+sub addr { my $i = shift; my $n = $nets[int($i / 200)]; return (@$n, 10 + $i % 200) }
+sub line { my ($dst, $type, $b) = @_; return "$dst 020000000001 $type " . join(" ", map { sprintf "%02X", $_ } unpack("C*", $b)) . "\n" }
+# A TCP segment from (net).1:sport to dst:7, ASCII line.
+sub tcp {
+	my ($d, $sport, $flags, $seq) = @_;
+	my @s = (@$d[0 .. 2], 1);
+	my $th = pack("nnNNCCnnn", $sport, 7, $seq, 0, 0x50, $flags, 65535, 0, 0);
+	my $ps = pack("C4C4CCn", @s, @$d, 0, 6, length $th);
+	substr($th, 16, 2) = pack("n", csum($ps . $th));
+	my $ih = pack("CCnnnCCnC4C4", 0x45, 0, 20 + length $th, 0, 0x4000, 64, 6, 0, @s, @$d);
+	substr($ih, 10, 2) = pack("n", csum($ih));
+	return line("020000000002", "0800", $ih . $th);
+}
+sub run {
+	my ($w, $n, $first) = @_;
+	my $pid = open2(my $out, my $in, "$bin/pktinetd", "-k", "dst", "-i", "1", "-n", "450", "-w", $w,
+		"--", "$bin/stdpkt", "-a", "%d/24", "-m", "02:00:00:00:00:02", "--", "socat", "TCP-LISTEN:7,fork", "EXEC:cat");
+	$in->autoflush(1);
+	my $buf = "";
+	# Answers the stacks ARP for us; returns "SA" or "R" for the segment to (dst, sport), or "" on timeout.
+	my $wait = sub {
+		my ($d, $sport, $limit) = @_;
+		my $dl = now() + $limit;
+		for (;;) {
+			while ($buf =~ s/^([^\n]*)\n//) {
+				my @f = split " ", $1;
+				if (@f >= 31 && $f[2] eq "0806" && $f[10] eq "01") {
+					my @tha = map { hex } @f[11 .. 16]; my @spa = map { hex } @f[17 .. 20]; my @tpa = map { hex } @f[27 .. 30];
+					print $in line($f[1], "0806", pack("nnCCn", 1, 0x800, 6, 4, 2) . pack("C6C4C6C4",
+						2, 0, 0, 0, 0, 1, @tpa, @tha, @spa));
+					next;
+				}
+				next unless @f >= 43 && $f[2] eq "0800" && $f[12] eq "06";
+				my $sp = join ".", map { hex } @f[15 .. 18];
+				next unless $sp eq join(".", @$d) && hex($f[25] . $f[26]) == $sport;
+				my $fl = hex $f[36];
+				return "SA" if ($fl & 0x12) == 0x12;
+				return "R" if $fl & 0x04;
+			}
+			my $left = $dl - now();
+			return "" if $left <= 0;
+			my $rin = ""; vec($rin, fileno($out), 1) = 1;
+			next unless select(my $r = $rin, undef, undef, $left);
+			sysread($out, $buf, 65536, length $buf) or die "inetd: pktinetd ended\n";
+		}
+	};
+	my (@cold, @warm, %res);
+	for my $i ($first .. $first + $n - 1) {
+		my @d = addr($i);
+		my $t0 = now(); print $in tcp(\@d, 20000 + $i, 0x02, 1000); my $r = $wait->(\@d, 20000 + $i, 3);
+		$res{$r || "timeout"}++;
+		next unless $r eq "SA";
+		push @cold, now() - $t0;
+		print $in tcp(\@d, 20000 + $i, 0x04, 1001); # abort it: the server goes on listening
+		$t0 = now(); print $in tcp(\@d, 40000 + $i, 0x02, 1000); $r = $wait->(\@d, 40000 + $i, 3);
+		push @warm, now() - $t0 if $r eq "SA";
+		print $in tcp(\@d, 40000 + $i, 0x04, 1001);
+	}
+	close $in; waitpid($pid, 0);
+	return (\@cold, \@warm, \%res);
+}
+my ($cold, $warm, $res) = run(1, $runs, 0);
+my $row = sub { printf "%-52s %9.2f %9.2f %9.2f ms\n", $_[0], median(@{$_[1]}) * 1e3,
+	pct(0.1, @{$_[1]}) * 1e3, pct(0.9, @{$_[1]}) * 1e3 };
+printf "\n%-52s %9s %9s %9s\n", "TCP, runs: $runs", "median", "p10", "p90";
+$row->("cold: SYN to SYN-ACK, stack and socat booted for it", $cold) if @$cold;
+$row->("warm: SYN to SYN-ACK, the running server", $warm) if @$warm;
+printf "cold connects: %s\n", join(", ", map { "$_ $res->{$_}" } sort keys %$res);
+my $n0 = $runs < 20 ? $runs : 20;
+my (undef, undef, $res0) = run(0, $n0, 300);
+printf "the same cold SYN with -w 0 (no boot window), %d runs: %s\n", $n0, join(", ", map { ($_ eq "R" ? "refused (RST)" : $_ eq "SA" ? "connected" : $_) . " $res0->{$_}" } sort keys %$res0);
+' "$BIN" "$RUNS"
