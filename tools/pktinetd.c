@@ -241,6 +241,11 @@ static void addr_key(struct key *k, int kind, int fam, const uint8_t *a)
 static void classify(const uint8_t *p, uint32_t len, struct cls *c)
 {
 	memset(c, 0, sizeof *c);
+	if (len < 14) {
+		c->action = C_BAD;
+		snprintf(c->why, sizeof c->why, "frame of %u bytes", len);
+		return;
+	}
 	uint32_t off = 12;
 	uint16_t type = get16(p + 12);
 	while ((type == 0x8100 || type == 0x88a8) && len >= off + 6) {
@@ -420,6 +425,8 @@ struct tcpi {
 
 static int tcp_info(const uint8_t *p, uint32_t len, struct tcpi *t)
 {
+	if (len < 14)
+		return 0;
 	uint32_t off = 12;
 	uint16_t type = get16(p + 12);
 	while ((type == 0x8100 || type == 0x88a8) && len >= off + 6) {
