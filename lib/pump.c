@@ -32,33 +32,34 @@ struct sp_pump {
 	atomic_int in_flags; /* to restore: the input's description may be shared; -1 = untouched */
 };
 
-struct sp_pump *sp_pump_new(const struct sp_pump_conf *conf, char *errbuf)
+/* Every message goes to on_msg: the library never prints. */
+static void say(const struct sp_pump *p, int kind, uint64_t recno, const char *msg)
+{
+	if (p->c.on_msg)
+		p->c.on_msg(p->c.arg, kind, recno, msg);
+}
+
+static struct sp_pump *pump_new(const struct sp_pump_conf *conf)
 {
 	struct sp_pump *p = calloc(1, sizeof *p);
 	if (!p) {
-		snprintf(errbuf, SP_PUMP_ERRBUF, "cannot make a pump: %s", strerror(ENOMEM));
+		if (conf->on_msg)
+			conf->on_msg(conf->arg, SP_PUMP_ERROR, 0, "cannot start: out of memory");
 		return NULL;
 	}
 	p->c = *conf;
 	atomic_init(&p->in_flags, -1);
 	if (pipe2(p->stopfd, O_CLOEXEC) < 0) {
-		snprintf(errbuf, SP_PUMP_ERRBUF, "cannot make a pipe: %s", strerror(errno));
+		char msg[SP_PUMP_ERRBUF];
+		snprintf(msg, sizeof msg, "cannot make a pipe: %s", strerror(errno));
+		say(p, SP_PUMP_ERROR, 0, msg);
 		free(p);
 		return NULL;
 	}
 	return p;
 }
 
-void sp_pump_free(struct sp_pump *p)
-{
-	if (!p)
-		return;
-	close(p->stopfd[0]);
-	close(p->stopfd[1]);
-	free(p);
-}
-
-void sp_pump_stop(struct sp_pump *p)
+static void pump_stop(struct sp_pump *p)
 {
 	atomic_store(&p->stopping, 1);
 	if (write(p->stopfd[1], "x", 1) < 0) {
@@ -66,30 +67,78 @@ void sp_pump_stop(struct sp_pump *p)
 	}
 }
 
-void sp_pump_counts(const struct sp_pump *p, struct sp_pump_counts *c)
+static void counts(const struct sp_pump *p, struct sp_pump_counts *n)
 {
-	c->rx = atomic_load(&p->n_rx);
-	c->tx = atomic_load(&p->n_tx);
-	c->bad = atomic_load(&p->n_bad);
+	n->rx = atomic_load(&p->n_rx);
+	n->tx = atomic_load(&p->n_tx);
+	n->bad = atomic_load(&p->n_bad);
 }
 
-void sp_pump_restore_input(struct sp_pump *p)
+/* Gives the input back its file status flags if a transmit loop still has them changed. */
+static void restore_input(struct sp_pump *p)
 {
 	int fl = atomic_exchange(&p->in_flags, -1);
 	if (fl >= 0)
 		fcntl(p->c.infd, F_SETFL, fl);
 }
 
+/*
+ * Frees what no worker still uses: the writer and the receive port once
+ * receive is joined, the transmit port and the pump once both are.  The
+ * input gets its flags back all the same: its description may be shared.
+ */
+static void pump_close(struct sp_pump *p, int rx_joined, int tx_joined)
+{
+	restore_input(p);
+	if (!rx_joined)
+		return;
+	sp_writer_free(p->c.w);
+	if (p->c.rxp != p->c.txp)
+		sp_port_close(p->c.rxp);
+	if (!tx_joined)
+		return;
+	sp_port_close(p->c.txp);
+	close(p->stopfd[0]);
+	close(p->stopfd[1]);
+	free(p);
+}
+
+int sp_pump_getopt(struct sp_pump_opts *opts, int o, const char *arg, char *errbuf)
+{
+	switch (o) {
+	case 'T': opts->timed = 1; return 1;
+	case 't': opts->wflags |= SP_W_TS; return 1;
+	case 'v': opts->verbose = 1; return 1;
+	case 'c':
+		if (sp_parse_num(arg, 1, UINT64_MAX, 1, &opts->count) == 0)
+			return 1;
+		snprintf(errbuf, SP_PUMP_ERRBUF, "bad count '%s': not a number from 1 up", arg);
+		return SP_EINVAL;
+	case 'F':
+		opts->outfmt = sp_format_parse(arg);
+		if (opts->outfmt == SP_FMT_ASCII || opts->outfmt == SP_FMT_PCAP || opts->outfmt == SP_FMT_VDE)
+			return 1;
+		snprintf(errbuf, SP_PUMP_ERRBUF, "bad output format '%s': not ascii, pcap or vde", arg);
+		return SP_EINVAL;
+	case 'i':
+		opts->infmt = sp_format_parse(arg);
+		if (opts->infmt >= 0)
+			return 1;
+		snprintf(errbuf, SP_PUMP_ERRBUF, "bad input format '%s': not auto, ascii, pcap, pcapng or vde", arg);
+		return SP_EINVAL;
+	}
+	return 0;
+}
+
 static void bad(struct sp_pump *p, uint64_t recno, const char *msg)
 {
 	atomic_fetch_add(&p->n_bad, 1);
-	if (p->c.on_bad)
-		p->c.on_bad(p->c.arg, recno, msg);
+	say(p, SP_PUMP_BAD, recno, msg);
 }
 
 /* ---- receive: port -> writer ---- */
 
-int sp_pump_rx(struct sp_pump *p, char *errbuf)
+static int rx_loop(struct sp_pump *p, char *errbuf)
 {
 	struct sp_port *rxp = p->c.rxp;
 	struct sp_writer *w = p->c.w;
@@ -265,7 +314,7 @@ static int tx_loop(struct sp_pump *p, struct sp_reader *r, struct txbatch *b, ch
 	return 0;
 }
 
-int sp_pump_tx(struct sp_pump *p, char *errbuf)
+static int tx_run(struct sp_pump *p, char *errbuf)
 {
 	const struct sp_pump_conf *c = &p->c;
 	char err[SP_ERRBUF];
@@ -290,7 +339,7 @@ int sp_pump_tx(struct sp_pump *p, char *errbuf)
 	if (nonblock)
 		atomic_store(&p->in_flags, oldfl);
 	ret = tx_loop(p, r, b, errbuf);
-	sp_pump_restore_input(p);
+	restore_input(p);
 out:
 	if (b)
 		free(b->buf);
@@ -310,33 +359,42 @@ static void notify(struct sp_pump *p, atomic_int *flag, int st)
 	pthread_kill(p->main_tid, SIGUSR2);
 }
 
+/* One worker: a loop, its error reported, then the main thread told. */
+static void work(struct sp_pump *p, int (*loop)(struct sp_pump *, char *), atomic_int *done)
+{
+	char err[SP_PUMP_ERRBUF];
+	int st = loop(p, err) < 0;
+	if (st)
+		say(p, SP_PUMP_ERROR, 0, err);
+	notify(p, done, st);
+}
+
 static void *rx_main(void *arg)
 {
 	struct sp_pump *p = arg;
-	char err[SP_PUMP_ERRBUF];
-	int st = sp_pump_rx(p, err) < 0;
-	if (st && p->c.on_error)
-		p->c.on_error(p->c.arg, err);
-	notify(p, &p->rx_done, st);
+	work(p, rx_loop, &p->rx_done);
 	return NULL;
 }
 
 static void *tx_main(void *arg)
 {
 	struct sp_pump *p = arg;
-	char err[SP_PUMP_ERRBUF];
-	int st = sp_pump_tx(p, err) < 0;
-	if (st && p->c.on_error)
-		p->c.on_error(p->c.arg, err);
-	notify(p, &p->tx_done, st);
+	work(p, tx_run, &p->tx_done);
 	return NULL;
 }
 
-int sp_pump_run(struct sp_pump *p, struct sp_pump_end *end, char *errbuf)
+int sp_pump_run(const struct sp_pump_conf *conf)
 {
-	const struct sp_pump_conf *c = &p->c;
-	int rx = c->rxp != NULL, tx = c->txp != NULL;
-	*end = (struct sp_pump_end){ .status = 1 };
+	struct sp_pump *p = pump_new(conf);
+	if (!p) {
+		/* Taken all the same: the caller never closes them. */
+		sp_writer_free(conf->w);
+		if (conf->rxp != conf->txp)
+			sp_port_close(conf->rxp);
+		sp_port_close(conf->txp);
+		return 1;
+	}
+	int rx = conf->rxp != NULL, tx = conf->txp != NULL;
 
 	/* Every signal is taken here, by sigwait, so workers never see EINTR surprises. */
 	sigset_t set;
@@ -353,34 +411,43 @@ int sp_pump_run(struct sp_pump *p, struct sp_pump_end *end, char *errbuf)
 	int e = 0;
 	if ((rx && (e = pthread_create(&p->rxt, NULL, rx_main, p)) != 0) ||
 	    (tx && (e = pthread_create(&p->txt, NULL, tx_main, p)) != 0)) {
-		snprintf(errbuf, SP_PUMP_ERRBUF, "cannot start a thread: %s", strerror(e));
-		return SP_EIO;
+		/* A worker that did start keeps the pump: it is left, as at any exit that cannot join. */
+		char msg[SP_PUMP_ERRBUF];
+		snprintf(msg, sizeof msg, "cannot start a thread: %s", strerror(e));
+		say(p, SP_PUMP_ERROR, 0, msg);
+		return 1;
 	}
+	struct sp_pump_counts n;
 	for (;;) {
 		int sig;
 		if (sigwait(&set, &sig) != 0)
 			continue;
 		if (sig == SIGUSR1) {
-			if (c->on_stats)
-				c->on_stats(c->arg);
+			counts(p, &n);
+			if (conf->on_stats)
+				conf->on_stats(conf->arg, &n, 0);
 			continue;
 		}
 		if (sig != SIGUSR2)
 			break;
 		if (rx && atomic_load(&p->rx_done))
 			break;
-		if (tx && atomic_load(&p->tx_done) && (c->exit_at_eof || atomic_load(&p->status) || !rx))
+		if (tx && atomic_load(&p->tx_done) && (conf->exit_at_eof || atomic_load(&p->status) || !rx))
 			break;
 	}
-	sp_pump_stop(p);
+	pump_stop(p);
 	/* A worker stuck on a stalled output or a blocking input is not waited for long. */
 	struct timespec dl;
 	clock_gettime(CLOCK_REALTIME, &dl);
 	dl.tv_sec += 2;
-	end->rx_joined = !rx || pthread_timedjoin_np(p->rxt, NULL, &dl) == 0;
-	end->tx_joined = !tx || (atomic_load(&p->tx_done) && pthread_join(p->txt, NULL) == 0);
-	end->status = atomic_load(&p->status);
-	return 0;
+	int rx_joined = !rx || pthread_timedjoin_np(p->rxt, NULL, &dl) == 0;
+	int tx_joined = !tx || (atomic_load(&p->tx_done) && pthread_join(p->txt, NULL) == 0);
+	int status = atomic_load(&p->status);
+	counts(p, &n);
+	if (conf->on_stats)
+		conf->on_stats(conf->arg, &n, 1);
+	pump_close(p, rx_joined, tx_joined);
+	return status;
 }
 
 unsigned sp_if_mtu(const char *name)

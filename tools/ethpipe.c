@@ -17,29 +17,17 @@ static struct {
 	const char *ifname;
 	int rx, tx;          /* directions enabled */
 	int exit_at_eof;     /* -x, or implied by -s */
-	int timed;           /* -T */
-	int verbose;
-	uint64_t count;      /* -c; 0 = no limit */
-	int infmt, outfmt;
-	unsigned wflags;
+	struct sp_pump_opts po; /* -T -t -v -c -F -i */
 	uint32_t maxframe;
-} opt = { .rx = 1, .tx = 1, .outfmt = SP_FMT_ASCII };
+} opt = { .rx = 1, .tx = 1, .po.outfmt = SP_FMT_ASCII };
 
-static struct sp_port *rxp, *txp;
-static struct sp_writer *w;
-static struct sp_pump *pump;
+static struct sp_port *rxp; /* its drop count is part of the statistics */
 
-/* The pump's messages are whole; they only need our name in front. */
-static void on_msg(void *arg, const char *msg)
+/* The pump's messages, bad records and errors alike, are whole: they only need our name in front. */
+static void on_msg(void *arg, int kind, uint64_t recno, const char *msg)
 {
-	(void)arg;
+	(void)arg, (void)kind, (void)recno;
 	fprintf(stderr, "%s: %s\n", prog, msg);
-}
-
-static void on_bad(void *arg, uint64_t recno, const char *msg)
-{
-	(void)recno;
-	on_msg(arg, msg);
 }
 
 static void usage(FILE *f)
@@ -64,53 +52,35 @@ static void usage(FILE *f)
 		prog);
 }
 
-static void print_stats(void *arg)
+/* On SIGUSR1, and at exit with -v or whenever the kernel dropped frames: no loss goes unsaid. */
+static void print_stats(void *arg, const struct sp_pump_counts *n, int at_exit)
 {
 	(void)arg;
 	struct sp_port_stats s = { 0 };
-	struct sp_pump_counts n;
 	if (rxp)
 		sp_port_stats(rxp, &s);
-	sp_pump_counts(pump, &n);
+	if (at_exit && !opt.po.verbose && !s.rx_drops)
+		return;
 	fprintf(stderr, "%s: %s: %" PRIu64 " received, %" PRIu64 " dropped, %" PRIu64 " sent, %" PRIu64 " bad\n",
-		prog, opt.ifname, n.rx, s.rx_drops, n.tx, n.bad);
+		prog, opt.ifname, n->rx, s.rx_drops, n->tx, n->bad);
 }
 
 int main(int argc, char **argv)
 {
 	int o, promisc = 0;
 	uint64_t v;
-	while ((o = getopt(argc, argv, "rsxTtpuvc:F:i:m:h")) != -1) {
+	char perr[SP_PUMP_ERRBUF];
+	while ((o = getopt(argc, argv, "rsxpu" SP_PUMP_OPTSTRING "m:h")) != -1) {
+		switch (sp_pump_getopt(&opt.po, o, optarg, perr)) {
+		case 1: continue;
+		case SP_EINVAL: fprintf(stderr, "%s: %s\n", prog, perr); return 2;
+		}
 		switch (o) {
 		case 'r': opt.tx = 0; break;
 		case 's': opt.rx = 0; break;
 		case 'x': opt.exit_at_eof = 1; break;
-		case 'T': opt.timed = 1; break;
-		case 't': opt.wflags |= SP_W_TS; break;
 		case 'p': promisc = 1; break;
-		case 'u': opt.wflags |= SP_W_UNBUF; break;
-		case 'v': opt.verbose = 1; break;
-		case 'c':
-			if (sp_parse_num(optarg, 1, UINT64_MAX, 1, &opt.count) < 0) {
-				fprintf(stderr, "%s: bad count '%s': not a number from 1 up\n", prog, optarg);
-				return 2;
-			}
-			break;
-		case 'F':
-			opt.outfmt = sp_format_parse(optarg);
-			if (opt.outfmt != SP_FMT_ASCII && opt.outfmt != SP_FMT_PCAP && opt.outfmt != SP_FMT_VDE) {
-				fprintf(stderr, "%s: bad output format '%s': not ascii, pcap or vde\n", prog, optarg);
-				return 2;
-			}
-			break;
-		case 'i':
-			opt.infmt = sp_format_parse(optarg);
-			if (opt.infmt < 0) {
-				fprintf(stderr, "%s: bad input format '%s': not auto, ascii, pcap, pcapng or vde\n",
-					prog, optarg);
-				return 2;
-			}
-			break;
+		case 'u': opt.po.wflags |= SP_W_UNBUF; break;
 		case 'm':
 			if (sp_parse_num(optarg, SP_ETH_HLEN, 65535 + 18, 1, &v) < 0) {
 				fprintf(stderr, "%s: bad frame size '%s': not from %d to %d\n", prog, optarg,
@@ -160,6 +130,8 @@ int main(int argc, char **argv)
 	}
 
 	char err[SP_ERRBUF];
+	struct sp_writer *w = NULL;
+	struct sp_port *txp = NULL;
 	/* Receive and transmit use two sockets: the receiving one never sees what the other sends. */
 	if (opt.rx) {
 		struct sp_port_conf c = { .flags = SP_PORT_RX | SP_PORT_NONBLOCK | (promisc ? SP_PORT_PROMISC : 0),
@@ -170,7 +142,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "%s: %s\n", prog, err);
 			return strncmp(err, "bad filter", 10) == 0 ? 2 : 1;
 		}
-		struct sp_writer_conf wc = { .format = opt.outfmt, .flags = opt.wflags };
+		struct sp_writer_conf wc = { .format = opt.po.outfmt, .flags = opt.po.wflags };
 		w = sp_writer_new(1, &wc, err);
 		if (!w) {
 			fprintf(stderr, "%s: cannot write 'stdout': %s\n", prog, err);
@@ -190,34 +162,13 @@ int main(int argc, char **argv)
 	}
 	struct sp_pump_conf pc = {
 		.name = opt.ifname,
-		.rxp = rxp, .w = w, .out_name = "stdout", .rx_limit = opt.count,
-		.txp = txp, .infd = 0, .in_name = "stdin", .infmt = opt.infmt, .maxframe = opt.maxframe,
-		.timed = opt.timed, .tx_limit = opt.count && !opt.rx ? opt.count : 0,
+		.rxp = rxp, .w = w, .out_name = "stdout", .rx_limit = opt.po.count,
+		.txp = txp, .infd = 0, .in_name = "stdin", .infmt = opt.po.infmt, .maxframe = opt.maxframe,
+		.timed = opt.po.timed, .tx_limit = opt.po.count && !opt.rx ? opt.po.count : 0,
 		.exit_at_eof = opt.exit_at_eof,
-		.on_bad = on_bad, .on_error = on_msg, .on_stats = print_stats,
+		.on_msg = on_msg, .on_stats = print_stats,
 	};
-	char perr[SP_PUMP_ERRBUF];
-	struct sp_pump_end end;
-	pump = sp_pump_new(&pc, perr);
-	if (!pump || sp_pump_run(pump, &end, perr) < 0) {
-		on_msg(NULL, perr);
-		return 1;
-	}
-	struct sp_port_stats s = { 0 };
-	if (rxp)
-		sp_port_stats(rxp, &s);
-	if (opt.verbose || s.rx_drops)
-		print_stats(NULL);
-	/* A worker left running may still be reading: stdin gets its flags back all the same. */
-	sp_pump_restore_input(pump);
-	if (end.rx_joined) {
-		sp_writer_free(w);
-		sp_port_close(rxp);
-		if (end.tx_joined) {
-			sp_port_close(txp);
-			sp_pump_free(pump);
-		}
-	}
+	int st = sp_pump_run(&pc);
 	fflush(stderr);
-	_exit(end.status);
+	_exit(st);
 }

@@ -16,30 +16,9 @@ static const char *prog = "tappipe";
 static struct {
 	const char *ifname;
 	int exit_at_eof;     /* cleared by -k */
-	int timed;           /* -T */
-	int verbose;
-	uint64_t count;      /* -c; 0 = no limit */
-	int infmt, outfmt;
-	unsigned wflags;
+	struct sp_pump_opts po; /* -T -t -v -c -F -i */
 	uint32_t maxframe;
-} opt = { .exit_at_eof = 1, .outfmt = SP_FMT_ASCII };
-
-static struct sp_port *port; /* one TAP port both ways: reads and writes share no state in it */
-static struct sp_writer *w;
-static struct sp_pump *pump;
-
-/* The pump's messages are whole; they only need our name in front. */
-static void on_msg(void *arg, const char *msg)
-{
-	(void)arg;
-	fprintf(stderr, "%s: %s\n", prog, msg);
-}
-
-static void on_bad(void *arg, uint64_t recno, const char *msg)
-{
-	(void)recno;
-	on_msg(arg, msg);
-}
+} opt = { .exit_at_eof = 1, .po.outfmt = SP_FMT_ASCII };
 
 static void usage(FILE *f)
 {
@@ -61,13 +40,21 @@ static void usage(FILE *f)
 		prog);
 }
 
-static void print_stats(void *arg)
+/* The pump's messages, bad records and errors alike, are whole: they only need our name in front. */
+static void on_msg(void *arg, int kind, uint64_t recno, const char *msg)
+{
+	(void)arg, (void)kind, (void)recno;
+	fprintf(stderr, "%s: %s\n", prog, msg);
+}
+
+/* On SIGUSR1, and at exit with -v. */
+static void print_stats(void *arg, const struct sp_pump_counts *n, int at_exit)
 {
 	(void)arg;
-	struct sp_pump_counts n;
-	sp_pump_counts(pump, &n);
-	fprintf(stderr, "%s: %s: %" PRIu64 " received, %" PRIu64 " sent, %" PRIu64 " bad\n", prog, opt.ifname, n.rx,
-		n.tx, n.bad);
+	if (at_exit && !opt.po.verbose)
+		return;
+	fprintf(stderr, "%s: %s: %" PRIu64 " received, %" PRIu64 " sent, %" PRIu64 " bad\n", prog, opt.ifname, n->rx,
+		n->tx, n->bad);
 }
 
 static int parse_mac(const char *s, uint8_t *mac)
@@ -85,21 +72,17 @@ int main(int argc, char **argv)
 {
 	int o;
 	uint64_t v;
+	char perr[SP_PUMP_ERRBUF];
 	uint8_t mac[6];
 	struct sp_port_conf c = { .flags = SP_PORT_RX | SP_PORT_TX | SP_PORT_NONBLOCK };
-	while ((o = getopt(argc, argv, "ukTtvc:m:M:F:i:h")) != -1) {
+	while ((o = getopt(argc, argv, "uk" SP_PUMP_OPTSTRING "m:M:h")) != -1) {
+		switch (sp_pump_getopt(&opt.po, o, optarg, perr)) {
+		case 1: continue;
+		case SP_EINVAL: fprintf(stderr, "%s: %s\n", prog, perr); return 2;
+		}
 		switch (o) {
 		case 'u': c.flags |= SP_PORT_UP; break;
 		case 'k': opt.exit_at_eof = 0; break;
-		case 'T': opt.timed = 1; break;
-		case 't': opt.wflags |= SP_W_TS; break;
-		case 'v': opt.verbose = 1; break;
-		case 'c':
-			if (sp_parse_num(optarg, 1, UINT64_MAX, 1, &opt.count) < 0) {
-				fprintf(stderr, "%s: bad count '%s': not a number from 1 up\n", prog, optarg);
-				return 2;
-			}
-			break;
 		case 'm':
 			if (parse_mac(optarg, mac) < 0) {
 				fprintf(stderr, "%s: bad mac address '%s': not six hex bytes separated by colons\n",
@@ -114,21 +97,6 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			c.mtu = (unsigned)v;
-			break;
-		case 'F':
-			opt.outfmt = sp_format_parse(optarg);
-			if (opt.outfmt != SP_FMT_ASCII && opt.outfmt != SP_FMT_PCAP && opt.outfmt != SP_FMT_VDE) {
-				fprintf(stderr, "%s: bad output format '%s': not ascii, pcap or vde\n", prog, optarg);
-				return 2;
-			}
-			break;
-		case 'i':
-			opt.infmt = sp_format_parse(optarg);
-			if (opt.infmt < 0) {
-				fprintf(stderr, "%s: bad input format '%s': not auto, ascii, pcap, pcapng or vde\n",
-					prog, optarg);
-				return 2;
-			}
 			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -145,7 +113,8 @@ int main(int argc, char **argv)
 	}
 
 	char err[SP_ERRBUF];
-	port = sp_port_open("tap", name, &c, err);
+	/* One port both ways: its reads and writes share no state. */
+	struct sp_port *port = sp_port_open("tap", name, &c, err);
 	if (!port) {
 		fprintf(stderr, "%s: %s\n", prog, err);
 		return 1;
@@ -154,39 +123,22 @@ int main(int argc, char **argv)
 	/* Frames the size the device carries, a VLAN tag included; the stack drops longer ones anyway. */
 	unsigned mtu = sp_if_mtu(opt.ifname);
 	opt.maxframe = (mtu ? mtu : 1500) + 18;
-	if (opt.verbose)
+	if (opt.po.verbose)
 		fprintf(stderr, "%s: %s\n", prog, opt.ifname);
-	struct sp_writer_conf wc = { .format = opt.outfmt, .flags = opt.wflags };
-	w = sp_writer_new(1, &wc, err);
+	struct sp_writer_conf wc = { .format = opt.po.outfmt, .flags = opt.po.wflags };
+	struct sp_writer *w = sp_writer_new(1, &wc, err);
 	if (!w) {
 		fprintf(stderr, "%s: cannot write 'stdout': %s\n", prog, err);
 		return 1;
 	}
 	struct sp_pump_conf pc = {
 		.name = opt.ifname,
-		.rxp = port, .w = w, .out_name = "stdout", .rx_limit = opt.count,
-		.txp = port, .infd = 0, .in_name = "stdin", .infmt = opt.infmt, .maxframe = opt.maxframe,
-		.timed = opt.timed, .exit_at_eof = opt.exit_at_eof,
-		.on_bad = on_bad, .on_error = on_msg, .on_stats = print_stats,
+		.rxp = port, .w = w, .out_name = "stdout", .rx_limit = opt.po.count,
+		.txp = port, .infd = 0, .in_name = "stdin", .infmt = opt.po.infmt, .maxframe = opt.maxframe,
+		.timed = opt.po.timed, .exit_at_eof = opt.exit_at_eof,
+		.on_msg = on_msg, .on_stats = print_stats,
 	};
-	char perr[SP_PUMP_ERRBUF];
-	struct sp_pump_end end;
-	pump = sp_pump_new(&pc, perr);
-	if (!pump || sp_pump_run(pump, &end, perr) < 0) {
-		on_msg(NULL, perr);
-		return 1;
-	}
-	if (opt.verbose)
-		print_stats(NULL);
-	/* A worker left running may still be reading: stdin gets its flags back all the same. */
-	sp_pump_restore_input(pump);
-	if (end.rx_joined) {
-		sp_writer_free(w);
-		if (end.tx_joined) {
-			sp_port_close(port);
-			sp_pump_free(pump);
-		}
-	}
+	int st = sp_pump_run(&pc);
 	fflush(stderr);
-	_exit(end.status);
+	_exit(st);
 }
