@@ -17,6 +17,7 @@
 #        and until it listens pktinetd holds back the stack's RST and gives the SYN again (-w).
 #  warm  a SYN on another port to the same, now running, server.
 #  -w 0  the cold SYN without the boot window: how many connects would be refused.
+# Last, the launcher's own throughput with 100 `cat` children, against pktconv on the same file.
 set -u
 SRCDIR=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${BIN:-$SRCDIR/build/bin}
@@ -178,3 +179,13 @@ my $n0 = $runs < 20 ? $runs : 20;
 my (undef, undef, $res0) = run(0, $n0, 300);
 printf "the same cold SYN with -w 0 (no boot window), %d runs: %s\n", $n0, join(", ", map { ($_ eq "R" ? "refused (RST)" : $_ eq "SA" ? "connected" : $_) . " $res0->{$_}" } sort keys %$res0);
 ' "$BIN" "$RUNS"
+
+# The launcher's own cost once children run: 1M 60-byte frames (pcap) over 100 keys, each child `cat`
+# echoing its key's frames back, against pktconv passing the same file through alone.
+tmp=$(mktemp -d /tmp/stdpkt-inetd.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+"$BIN/pktgen" -c 1000000 -F pcap -D 192.0.2.10-192.0.2.109 >"$tmp/in.pcap"
+t() { local s e; s=$(date +%s%N); "$@" <"$tmp/in.pcap" >/dev/null 2>"$tmp/err"; e=$(date +%s%N); echo $(((e - s) / 1000)); }
+a=$(t "$BIN/pktinetd" -k dst -n 200 -- cat)
+b=$(t "$BIN/pktconv" -F pcap)
+awk -v a="$a" -v b="$b" 'BEGIN { printf "\nthroughput, 1M frames, 100 keys: pktinetd + 100 cat children %.2f Mpps, pktconv alone %.2f Mpps (ratio %.2f)\n", 1e6 / a, 1e6 / b, b / a }'
