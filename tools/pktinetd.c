@@ -26,6 +26,9 @@
  *    ones count until reaped): a new key beyond that is dropped, counted.
  *  - Children get PR_SET_PDEATHSIG(SIGTERM): a kill -9 of the launcher ends
  *    them, and stdpkt then removes its namespace itself.
+ *  - A server the template starts may listen a few ms after its stack
+ *    reads the first SYN; the RST it then sends is held back and the SYN
+ *    given again (struct held), so a per-connection server is not refused.
  */
 #include <arpa/inet.h>
 #include <errno.h>
