@@ -27,6 +27,7 @@ struct sp_reader {
 	uint64_t line;    /* ASCII: number of the last line taken */
 	int eof;
 	int64_t rtime;    /* when the last read(2) returned data */
+	int pushed_end;   /* push mode: no more bytes will come */
 	int dead;         /* a fatal error was returned; it is returned again */
 	int skipline;     /* ASCII: inside an over-long line already reported */
 	size_t scanned;   /* ASCII: bytes after start known to hold no newline */
@@ -124,16 +125,43 @@ static int fatal(struct sp_reader *r, int code, const char *fmt, ...)
 	return code;
 }
 
-/* One read(2) into the free tail of the buffer.  >0 bytes, 0 end, SP_EAGAIN, SP_EIO. */
-static int fill(struct sp_reader *r)
+static void compact(struct sp_reader *r)
 {
 	if (r->start > 0 && (r->start == r->end || r->cap - r->end < r->cap / 4)) {
 		memmove(r->buf, r->buf + r->start, r->end - r->start);
 		r->end -= r->start;
 		r->start = 0;
 	}
+}
+
+size_t sp_reader_push(struct sp_reader *r, const void *data, size_t len)
+{
+	if (r->eof)
+		return 0;
+	compact(r);
+	if (r->cap - r->end < len && r->start > 0) {
+		memmove(r->buf, r->buf + r->start, r->end - r->start);
+		r->end -= r->start;
+		r->start = 0;
+	}
+	if (len > r->cap - r->end)
+		len = r->cap - r->end;
+	memcpy(r->buf + r->end, data, len);
+	r->end += len;
+	r->rtime = sp_now_ns();
+	return len;
+}
+
+void sp_reader_push_end(struct sp_reader *r) { r->pushed_end = 1; }
+
+/* One read(2) into the free tail of the buffer.  >0 bytes, 0 end, SP_EAGAIN, SP_EIO. */
+static int fill(struct sp_reader *r)
+{
+	compact(r);
 	if (r->end == r->cap)
 		return NEED; /* full: the framer decides what that means */
+	if (r->fd < 0)
+		return r->pushed_end ? 0 : SP_EAGAIN;
 	for (;;) {
 		ssize_t n = read(r->fd, r->buf + r->end, r->cap - r->end);
 		if (n > 0) {
@@ -401,6 +429,8 @@ static int detect(struct sp_reader *r)
 		memcpy(&m, r->buf + r->start, 4);
 	if (is_pcap_magic(m))
 		r->fmt = SP_FMT_PCAP;
+	else if (m == PCAPNG_MAGIC && r->fd < 0)
+		return fatal(r, SP_EFORMAT, "byte offset 0: pcapng cannot be framed from pushed bytes");
 	else if (m == PCAPNG_MAGIC)
 		return pcapng_open(r);
 	else

@@ -80,6 +80,16 @@ void sp_reader_free(struct sp_reader *r);
 int sp_read(struct sp_reader *r, struct sp_pkt *p);
 /* The same, but performs at most one read(2); SP_EAGAIN if no whole packet. */
 int sp_read_nb(struct sp_reader *r, struct sp_pkt *p);
+/*
+ * Push mode, for framing bytes that arrive by other means (a FUSE write, a
+ * datagram): a reader made with fd -1 reads nothing itself.  sp_reader_push
+ * copies up to len bytes into its buffer and returns how many it took (0 when
+ * full: take packets with sp_read_nb first, then push the rest);
+ * sp_reader_push_end marks the end of the stream.  sp_read_nb returns
+ * SP_EAGAIN when the pushed bytes hold no whole record yet.  Not for pcapng.
+ */
+size_t sp_reader_push(struct sp_reader *r, const void *data, size_t len);
+void sp_reader_push_end(struct sp_reader *r);
 /* Whether a whole record may already be buffered (no syscall needed). */
 int sp_reader_buffered(const struct sp_reader *r);
 
