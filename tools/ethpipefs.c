@@ -33,11 +33,9 @@ static const char *prog = "ethpipefs";
 #define MAXFRAME SP_MAXFRAME_DEFAULT
 #define ARENA (2 * (size_t)MAXFRAME)
 /* A partial ASCII line longer than this cannot be a frame we accept, runs of blanks included. */
-#define LINEMAX (4 * (size_t)MAXFRAME + 4096)
 #define INO_ROOT 1
 #define INO_STATS 2
 #define PCAP_MAGIC_NS 0xa1b23c4du
-#define PCAP_MAGIC_US 0xa1b2c3d4u
 
 enum { H_STATS, H_ASCII, H_RAW };
 
@@ -73,10 +71,8 @@ struct handle {
 	/* writer: guarded by wmu */
 	int writing;
 	pthread_mutex_t wmu;
-	char *part;
-	size_t partlen, partcap;
-	int skipping, broken, hdr_done, swapped;
-	uint64_t lineno, recno;
+	struct sp_reader *wr; /* frames the written bytes, in push mode */
+	int broken;           /* a pcap stream that cannot be resynchronised */
 	uint8_t *arena;
 	size_t used;
 	struct sp_pkt v[TX_BATCH];
@@ -432,180 +428,46 @@ static void tx_add(struct handle *h, uint32_t caplen, uint32_t wirelen)
 	h->used += caplen;
 }
 
-static void bad_record(struct handle *h, const char *what, uint64_t n, const char *why)
+static void bad_record(struct handle *h, const char *why)
 {
 	atomic_fetch_add(&h->port->bad, 1);
-	fprintf(stderr, "%s: skipped bad record '%s%d': %s %" PRIu64 ": %s\n", prog, h->kind == H_RAW ? "r" : "",
-		h->port->idx, what, n, why);
+	fprintf(stderr, "%s: skipped bad record '%s%d': %s\n", prog, h->kind == H_RAW ? "r" : "", h->port->idx, why);
 }
 
-static void ascii_line(struct handle *h, const char *line, size_t len)
+/* Takes every whole frame the pushed bytes hold; < 0 when the stream cannot go on (pcap). */
+static int drain(struct handle *h)
 {
-	char err[SP_ERRBUF];
-	struct sp_pkt p;
-	h->lineno++;
-	size_t need = len / 2 + 1 < MAXFRAME ? len / 2 + 1 : MAXFRAME;
-	uint8_t *frame = tx_room(h, need);
-	uint32_t room = (uint32_t)(ARENA - h->used < MAXFRAME ? ARENA - h->used : MAXFRAME);
-	int rc = sp_ascii_decode(line, len, frame, room, &p, err);
-	if (rc < 0)
-		bad_record(h, "line", h->lineno, err);
-	else if (rc > 0)
-		tx_add(h, p.caplen, p.caplen); /* p.data is frame */
-}
-
-/* Splits written bytes into lines; a line cut by the end of a write waits in part. */
-static void ascii_write(struct handle *h, const char *buf, size_t size)
-{
-	const char *s = buf, *e = buf + size;
-	while (s < e) {
-		const char *nl = memchr(s, '\n', (size_t)(e - s));
-		size_t n = (size_t)((nl ? nl : e) - s);
-		if (h->skipping) {
-			if (nl) {
-				h->skipping = 0;
-				h->lineno++;
-				bad_record(h, "line", h->lineno, "line too long");
-			}
-		} else if (h->partlen || !nl) {
-			if (h->partlen + n > LINEMAX) {
-				h->partlen = 0;
-				h->skipping = 1;
-				continue; /* re-examine this piece in skipping mode */
-			}
-			if (h->partlen + n > h->partcap) {
-				size_t ncap = h->partcap ? h->partcap : 4096;
-				while (ncap < h->partlen + n)
-					ncap *= 2;
-				char *np = realloc(h->part, ncap);
-				if (!np) {
-					h->partlen = 0;
-					h->skipping = 1;
-					continue;
-				}
-				h->part = np;
-				h->partcap = ncap;
-			}
-			memcpy(h->part + h->partlen, s, n);
-			h->partlen += n;
-			if (nl) {
-				ascii_line(h, h->part, h->partlen);
-				h->partlen = 0;
-			}
+	for (;;) {
+		struct sp_pkt p;
+		int k = sp_read_nb(h->wr, &p);
+		if (k == 1) {
+			memcpy(tx_room(h, p.caplen), p.data, p.caplen);
+			tx_add(h, p.caplen, p.wirelen);
+		} else if (k == SP_EBAD) {
+			bad_record(h, sp_reader_error(h->wr));
+		} else if (k == SP_EAGAIN || k == 0) {
+			return 0;
 		} else {
-			ascii_line(h, s, n);
+			bad_record(h, sp_reader_error(h->wr));
+			return -1;
 		}
-		s += n + (nl ? 1 : 0);
 	}
-	tx_flush(h);
 }
 
-static uint32_t get32(const uint8_t *p, int swapped)
+/*
+ * Written bytes go through the library's framer (the same one every stream reader uses, and
+ * the fuzzers test), so a line or record cut across writes is sent once, whole.
+ */
+static int stream_write(struct handle *h, const char *buf, size_t size)
 {
-	uint32_t v;
-	memcpy(&v, p, 4);
-	return swapped ? __builtin_bswap32(v) : v;
-}
-
-/* Checks a pcap file header; returns NULL or why it is refused. */
-static const char *pcap_header_check(struct handle *h, const uint8_t *b)
-{
-	uint32_t magic;
-	memcpy(&magic, b, 4);
-	if (magic == PCAP_MAGIC_NS || magic == PCAP_MAGIC_US)
-		h->swapped = 0;
-	else if (__builtin_bswap32(magic) == PCAP_MAGIC_NS || __builtin_bswap32(magic) == PCAP_MAGIC_US)
-		h->swapped = 1;
-	else
-		return "not a pcap file header (bad magic)";
-	if ((get32(b + 20, h->swapped) & 0x0fffffff) != 1)
-		return "link type is not ethernet";
-	return NULL;
-}
-
-/* Handles one whole pcap record (16-byte header + caplen bytes). */
-static void raw_record(struct handle *h, const uint8_t *b)
-{
-	uint32_t caplen = get32(b + 8, h->swapped), wirelen = get32(b + 12, h->swapped);
-	h->recno++;
-	if (caplen < SP_ETH_HLEN) {
-		bad_record(h, "record", h->recno, "frame under 14 bytes");
-		return;
-	}
-	uint8_t *frame = tx_room(h, caplen);
-	memcpy(frame, b + 16, caplen);
-	tx_add(h, caplen, wirelen < caplen ? caplen : wirelen);
-}
-
-/* Frames pcap records; returns 0 or a negative errno when the stream cannot be resynchronized. */
-static int raw_write(struct handle *h, const uint8_t *buf, size_t size)
-{
-	const uint8_t *s = buf, *e = buf + size;
-	while (s < e && !h->broken) {
-		const uint8_t *cur = h->partlen ? (const uint8_t *)h->part : s;
-		size_t have = h->partlen ? h->partlen : (size_t)(e - s);
-		size_t need = h->hdr_done ? 16 : 24;
-		int body_known = h->hdr_done && have >= 16;
-		if (body_known) {
-			uint32_t caplen = get32(cur + 8, h->swapped);
-			if (caplen > MAXFRAME) {
-				char why[64];
-				snprintf(why, sizeof why, "frame of %" PRIu32 " bytes over %u", caplen, MAXFRAME);
-				bad_record(h, "record", h->recno + 1, why);
-				h->broken = 1;
-				break;
-			}
-			need = 16 + (size_t)caplen;
+	size_t off = 0;
+	do {
+		off += sp_reader_push(h->wr, buf + off, size - off);
+		if (drain(h) < 0) {
+			h->broken = 1;
+			break;
 		}
-		if (!h->partlen && have >= need) {
-			/* Fast path: a whole header or record in this write. */
-			if (!h->hdr_done) {
-				const char *why = pcap_header_check(h, s);
-				if (why) {
-					bad_record(h, "byte offset", 0, why);
-					h->broken = 1;
-					break;
-				}
-				h->hdr_done = 1;
-			} else {
-				raw_record(h, s);
-			}
-			s += need;
-			continue;
-		}
-		if (h->partlen < need) {
-			/* Accumulate: at most up to what is needed now, so the header is seen before the body. */
-			size_t take = need - h->partlen;
-			if (take > (size_t)(e - s))
-				take = (size_t)(e - s);
-			if (h->partcap < need) {
-				char *np = realloc(h->part, need < 4096 ? 4096 : need);
-				if (!np)
-					return -ENOMEM;
-				h->part = np;
-				h->partcap = need < 4096 ? 4096 : need;
-			}
-			memcpy(h->part + h->partlen, s, take);
-			h->partlen += take;
-			s += take;
-			if (h->partlen < need)
-				continue;
-		}
-		if (h->hdr_done && !body_known)
-			continue; /* the record header is in; go round to learn the body's length */
-		if (!h->hdr_done) {
-			const char *why = pcap_header_check(h, (const uint8_t *)h->part);
-			if (why) {
-				bad_record(h, "byte offset", 0, why);
-				h->broken = 1;
-				break;
-			}
-			h->hdr_done = 1;
-		} else {
-			raw_record(h, (const uint8_t *)h->part);
-		}
-		h->partlen = 0;
-	}
+	} while (off < size);
 	tx_flush(h);
 	return h->broken ? -EINVAL : 0;
 }
@@ -793,8 +655,11 @@ static void ep_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	h->writing = acc != O_RDONLY;
 	if (h->writing) {
 		pthread_mutex_init(&h->wmu, NULL);
+		char eb[SP_ERRBUF];
+		struct sp_reader_conf rc = { .format = h->kind == H_RAW ? SP_FMT_PCAP : SP_FMT_ASCII };
 		h->arena = malloc(ARENA);
-		if (!h->arena) {
+		h->wr = sp_reader_new(-1, &rc, eb);
+		if (!h->arena || !h->wr) {
 			handle_free(h);
 			fuse_reply_err(req, ENOMEM);
 			return;
@@ -886,12 +751,7 @@ static void ep_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	}
 	int rc = 0;
 	pthread_mutex_lock(&h->wmu);
-	if (h->kind == H_ASCII)
-		ascii_write(h, buf, size);
-	else if (h->broken)
-		rc = -EINVAL;
-	else
-		rc = raw_write(h, (const uint8_t *)buf, size);
+	rc = h->broken ? -EINVAL : stream_write(h, buf, size);
 	pthread_mutex_unlock(&h->wmu);
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
@@ -955,10 +815,10 @@ static void handle_free(struct handle *h)
 	if (h->writing) {
 		pthread_mutex_lock(&h->wmu);
 		/* The last line may lack its newline, as text tools allow; a cut pcap record is bad. */
-		if (h->kind == H_ASCII && h->partlen && !h->skipping)
-			ascii_line(h, h->part, h->partlen);
-		else if (h->kind == H_RAW && h->partlen && !h->broken)
-			bad_record(h, "record", h->recno + 1, "truncated at close");
+		if (!h->broken) {
+			sp_reader_push_end(h->wr);
+			drain(h);
+		}
 		tx_flush(h);
 		pthread_mutex_unlock(&h->wmu);
 		pthread_mutex_destroy(&h->wmu);
@@ -972,7 +832,7 @@ static void handle_free(struct handle *h)
 		h->anext->aprev = h->aprev;
 	pthread_mutex_unlock(&all_mu);
 	free(h->q);
-	free(h->part);
+	sp_reader_free(h->wr);
 	free(h->arena);
 	free(h->text);
 	free(h);
