@@ -29,7 +29,7 @@ LIB_SRC  := $(wildcard lib/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TOOLS    := $(patsubst tools/%.c,$(BUILD)/bin/%,$(wildcard tools/*.c))
 UNITS    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/*.c))
-FUZZ     := $(patsubst fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard fuzz/*.c))
+FUZZ     := $(patsubst fuzz/%.c,$(BUILD)/fuzz/%,$(filter-out fuzz/replay.c,$(wildcard fuzz/*.c)))
 
 all: $(TOOLS) $(UNITS)
 
@@ -48,11 +48,11 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIB_OBJ)
 # libFuzzer targets need clang; the suite replays their corpora with the
 # standalone driver (fuzz/replay.c) so that plain gcc builds test them too.
 fuzz: $(FUZZ)
-$(BUILD)/fuzz/%: fuzz/%.c $(LIB_SRC) $(wildcard lib/*.h)
+$(BUILD)/fuzz/%: fuzz/%.c $(LIB_SRC) $(wildcard lib/*.h fuzz/*.h)
 	@mkdir -p $(dir $@)
 	clang $(OPT) -std=c11 -D_GNU_SOURCE -Ilib -fsanitize=fuzzer,address,undefined -o $@ $< $(LIB_SRC) $(LDLIBS)
 
-$(BUILD)/fuzz-replay/%: fuzz/%.c fuzz/replay.c $(LIB_OBJ)
+$(BUILD)/fuzz-replay/%: fuzz/%.c fuzz/replay.c $(wildcard fuzz/*.h) $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< fuzz/replay.c $(LIB_OBJ) $(LDLIBS)
 

@@ -18,6 +18,7 @@
  *  - the reader never crashes, hangs or over-reads (the sanitizers watch);
  *  - reading the input at once and reading it through a non-blocking pipe a few bytes per
  *    write(2) give the identical packets and errors (a framer must survive any split);
+ *  - pushing it into a push-mode reader (fd -1) in the same chunks gives them too;
  *  - every packet read, written in the same format and read back, is the same packet.
  */
 
@@ -133,6 +134,34 @@ static void fz_read_split(const uint8_t *d, size_t n, size_t chunk, const struct
 	sp_reader_free(r);
 }
 
+/* The same input pushed chunk bytes at a time into a push-mode reader (fd -1), as ethpipefs frames writes. */
+static void fz_read_push(const uint8_t *d, size_t n, size_t chunk, const struct sp_reader_conf *c,
+			 struct fz_log *log)
+{
+	char eb[SP_ERRBUF];
+	struct sp_reader *r = sp_reader_new(-1, c, eb);
+	if (!r)
+		abort();
+	size_t off = 0;
+	struct sp_pkt p;
+	for (;;) {
+		if (off < n) {
+			size_t k = n - off < chunk ? n - off : chunk;
+			off += sp_reader_push(r, d + off, k);
+		} else {
+			sp_reader_push_end(r);
+		}
+		int rc;
+		while ((rc = sp_read_nb(r, &p)) != SP_EAGAIN) {
+			fz_log_rc(log, rc, &p, sp_reader_error(r));
+			if (rc == 0 || (rc < 0 && rc != SP_EBAD))
+				goto out;
+		}
+	}
+out:
+	sp_reader_free(r);
+}
+
 /* Reads back what the writer produced and checks it packet by packet against orig (packets only). */
 static void fz_check_roundtrip(int fmt, const struct fz_log *orig, int wfd, uint32_t maxframe)
 {
@@ -224,6 +253,14 @@ static int fz_run(int fmt, const uint8_t *data, size_t size)
 					chunk, c.maxframe);
 				abort();
 			}
+			struct fz_log pushed = { 0 };
+			fz_read_push(data, size, chunk, &c, &pushed);
+			if (pushed.n != bulk.n || memcmp(pushed.d, bulk.d, bulk.n) != 0) {
+				fprintf(stderr, "fuzz: push-mode reading (chunk %zu, maxframe %u) differs from bulk reading\n",
+					chunk, c.maxframe);
+				abort();
+			}
+			free(pushed.d);
 		}
 		free(bulk.d);
 		free(split.d);
