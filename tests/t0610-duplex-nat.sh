@@ -51,6 +51,13 @@ r1=$(sed -n 's/^stdpkt: eth1: rx \([0-9]*\) packets.*tx \([0-9]*\) packets.*/\1 
 ok "nat eth0 received and sent at least 3+3 frames ($r0)" test "${r0% *}" -ge 3 -a "${r0#* }" -ge 3
 ok "nat eth1 received and sent at least 3+3 frames ($r1)" test "${r1% *}" -ge 3 -a "${r1#* }" -ge 3
 
+# A failing command's status reaches the shell too: ping to a missing host exits 1, the other stages
+# 0, so `set -o pipefail` gives the chain ping's status.
+timeout 30 bash -o pipefail -c 'stdpkt -a 192.0.2.1/24 -g 192.0.2.254 -- ping -c1 -W1 203.0.113.99 \
+  | stdpkt -a 192.0.2.254/24 -a 203.0.113.4/24 --nat \
+  | stdpkt -a 203.0.113.8/24 -g 203.0.113.4 >/dev/null; echo "${PIPESTATUS[*]}" >fail.st' >/dev/null 2>fail.err
+is "$?/$(cat fail.st)" "1/1 0 0" "ping's failure: stages 1 0 0, the chain (pipefail) 1"
+
 # 3. Dual stack stays one interface: an IPv6 address next to an IPv4 one is no second subnet.
 timeout 30 bash -c 'stdpkt -a 192.0.2.1/24 -a 2001:db8::1/64 -- sh -c "ping -c2 -i0.2 -W2 192.0.2.2 && ping -6 -c2 -i0.2 -W2 2001:db8::2; ip -o addr show eth1" \
   | stdpkt -a 2001:db8::2/64 -a 192.0.2.2/24' >/dev/null 2>ds.err
