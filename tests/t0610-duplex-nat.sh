@@ -55,8 +55,9 @@ ok "nat eth1 received and sent at least 3+3 frames ($r1)" test "${r1% *}" -ge 3 
 # 0, so `set -o pipefail` gives the chain ping's status.
 timeout 30 bash -o pipefail -c 'stdpkt -a 192.0.2.1/24 -g 192.0.2.254 -- ping -c1 -W1 203.0.113.99 \
   | stdpkt -a 192.0.2.254/24 -a 203.0.113.4/24 --nat \
-  | stdpkt -a 203.0.113.8/24 -g 203.0.113.4 >/dev/null; echo "${PIPESTATUS[*]}" >fail.st' >/dev/null 2>fail.err
-is "$?/$(cat fail.st)" "1/1 0 0" "ping's failure: stages 1 0 0, the chain (pipefail) 1"
+  | stdpkt -a 203.0.113.8/24 -g 203.0.113.4 >/dev/null; r=("$?" "${PIPESTATUS[@]}"); echo "${r[*]}" >fail.st' \
+	>/dev/null 2>fail.err
+is "$(cat fail.st)" "1 1 0 0" "ping's failure: the chain (pipefail) 1, stages 1 0 0"
 
 # 3. Dual stack stays one interface: an IPv6 address next to an IPv4 one is no second subnet.
 timeout 30 bash -c 'stdpkt -a 192.0.2.1/24 -a 2001:db8::1/64 -- sh -c "ping -c2 -i0.2 -W2 192.0.2.2 && ping -6 -c2 -i0.2 -W2 2001:db8::2; ip -o addr show eth1" \
