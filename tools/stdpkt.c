@@ -19,6 +19,14 @@
  *    that when it ends the kernel kills every process the command left.
  *  - with -n a watchdog forked before the namespace exists removes
  *    /run/netns/NAME when our end of a pipe closes, even after kill -9.
+ *  - chain links (lib/chain.h): before anything else the stage meets the
+ *    stdpkt stages next to it in the shell pipeline; a link's socket
+ *    becomes a second source and sink of an interface, or replaces the
+ *    pipe (wire_links says which).  An interface thus has up to two
+ *    sources (each its own thread) and two sinks (each its own writer,
+ *    under a lock, as a hub relay writes from a source thread too).
+ *  - the main thread also answers pktctl on RUNDIR/ctl-PID.sock: status,
+ *    and swapping a link's socket between frames (ctl_swap).
  *
  * Super-frames (pcap interfaces).  A pcap interface opens its TAP with
  * IFF_VNET_HDR and TSO/CSUM offloads.  Outgoing: a frame whose checksum the
@@ -1725,6 +1733,15 @@ int main(int argc, char **argv)
 	 */
 	for (int i = 0; i < nif; i++) {
 		struct iface *f = &ifs[i];
+		/* Link sinks are open already: their writers exist before any hub relay may use them. */
+		for (int k = 0; k < 2; k++) {
+			struct sink *kk = &f->snk[k];
+			if (kk->on && kk->ep.kind == EP_FD) {
+				struct sp_writer_conf wc = { .format = f->format };
+				if (!(kk->w = sp_writer_new(kk->ep.fd, &wc, eb)))
+					FAIL("cannot write the chain link: %s", eb);
+			}
+		}
 		if (f->snk[0].on || f->snk[1].on) {
 			if (pthread_create(&f->th_out, NULL, out_thread, f) != 0)
 				FAIL("cannot start a thread: %s", strerror(errno));
