@@ -5,7 +5,7 @@
  * socket per child, a signalfd (SIGCHLD, SIGUSR1, the ending signals).
  *  - Each input frame is classified into a key (a 5-tuple, a source or a
  *    destination address; ARP and neighbour discovery by the address they
- *    are about, see classify()).  A key with a live child: the frame goes to
+ *    are about, see lib/flowkey.c).  A key with a live child: the frame goes to
  *    that child's stdin.  A new key: the template is forked with %-words
  *    substituted, and the frame waits in the child's socket until the stack
  *    is configured and starts reading it (stdpkt reads its input only once
@@ -50,37 +50,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "flowkey.h"
 #include "stdpkt.h"
 
 static const char *prog = "pktinetd";
-
-enum mode { M_FLOW, M_SRC, M_DST };
-enum kkind { K_NONE, K_FLOW, K_SRC, K_DST, K_PAIR };
-
-/* A key: zero-filled so that memcmp compares it whole. */
-struct key {
-	uint8_t kind, fam, proto, pad;
-	uint16_t pa, pb;
-	uint8_t a[16], b[16];
-};
-
-/* What the first frame of a child said, for the template's %-words. */
-struct first {
-	int fam;
-	uint8_t src[16], dst[16];
-	int proto; /* -1: ARP */
-	unsigned sport, dport;
-};
-
-enum { C_KEY, C_FLOOD, C_BAD };
-
-struct cls {
-	int action;
-	int may_start; /* the frame may start a child (a request, not an answer or announcement) */
-	struct key key;
-	struct first f;
-	char why[64]; /* C_BAD */
-};
 
 /*
  * A SYN given to a child still booting.  A stack that answers it with RST
@@ -101,7 +74,7 @@ struct child {
 	pid_t pid;
 	int fd;
 	unsigned seq;
-	struct key key;
+	struct sp_fkey key;
 	int keyed;   /* in the key table: takes frames */
 	int ending;  /* SIGTERM sent by us (idle or shutdown) */
 	int idled;   /* ended because idle */
@@ -121,7 +94,7 @@ struct child {
 	char name[160];
 };
 
-static enum mode opt_mode = M_FLOW;
+static int opt_mode = SP_FK_FLOW;
 static int64_t opt_idle_ns = 10 * 1000000000LL;
 static unsigned opt_max = 64;
 static int opt_fmt = 0; /* 0: the input's */
@@ -183,211 +156,7 @@ static int64_t mono_ns(void)
 	return (int64_t)t.tv_sec * 1000000000LL + t.tv_nsec;
 }
 
-/* ---- classification ---- */
-
-static int is_zero(const uint8_t *a, int n)
-{
-	for (int i = 0; i < n; i++)
-		if (a[i])
-			return 0;
-	return 1;
-}
-
-static int mcast(int fam, const uint8_t *a)
-{
-	if (fam == 4)
-		return (a[0] & 0xf0) == 0xe0 || (a[0] == 255 && a[1] == 255 && a[2] == 255 && a[3] == 255);
-	return a[0] == 0xff;
-}
-
-static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
-
-/* The key of a flow between two endpoints, the same for both directions. */
-static void flow_key(struct key *k, int fam, int proto, const uint8_t *s, unsigned sp, const uint8_t *d,
-		     unsigned dp)
-{
-	int n = fam == 4 ? 4 : 16;
-	int c = memcmp(s, d, (size_t)n);
-	int swap = c > 0 || (c == 0 && sp > dp);
-	k->kind = proto < 0 ? K_PAIR : K_FLOW;
-	k->fam = (uint8_t)fam;
-	k->proto = proto < 0 ? 0 : (uint8_t)proto;
-	memcpy(k->a, swap ? d : s, (size_t)n);
-	memcpy(k->b, swap ? s : d, (size_t)n);
-	if (proto >= 0) {
-		k->pa = (uint16_t)(swap ? dp : sp);
-		k->pb = (uint16_t)(swap ? sp : dp);
-	}
-}
-
-static void addr_key(struct key *k, int kind, int fam, const uint8_t *a)
-{
-	k->kind = (uint8_t)kind;
-	k->fam = (uint8_t)fam;
-	memcpy(k->a, a, fam == 4 ? 4 : 16);
-}
-
-/*
- * ARP and IPv6 neighbour discovery are keyed by the address they are about,
- * so that each child's own address resolution works:
- *  dst  a request goes to the child that owns the target address (and
- *       starts it); a reply to the child that asked (its target is the
- *       asker); an NS by its target field.
- *  src  by the sender: a client's requests and replies reach its own child.
- *  flow by the address pair: every child of a flow between the two
- *       addresses gets it (each answers or learns); a request with none
- *       starts a child for the pair, which the flow's first packet then
- *       adopts, so the stack that answered the ARP is the one that serves.
- * Announcements and probes (gratuitous ARP, DAD) and multicast or broadcast
- * IP go to every child, as a switch floods, and start none.
- */
-static void classify(const uint8_t *p, uint32_t len, struct cls *c)
-{
-	memset(c, 0, sizeof *c);
-	if (len < 14) {
-		c->action = C_BAD;
-		snprintf(c->why, sizeof c->why, "frame of %u bytes", len);
-		return;
-	}
-	uint32_t off = 12;
-	uint16_t type = get16(p + 12);
-	while ((type == 0x8100 || type == 0x88a8) && len >= off + 6) {
-		off += 4;
-		type = get16(p + off);
-	}
-	off += 2;
-	const uint8_t *l3 = p + off;
-	uint32_t n = len - off;
-	int fam = 0, proto = 0, l4ok = 0;
-	const uint8_t *src = NULL, *dst = NULL, *l4 = NULL;
-	uint32_t l4len = 0;
-	if (type == 0x0806) {
-		if (n < 28 || get16(l3) != 1 || get16(l3 + 2) != 0x0800 || l3[4] != 6 || l3[5] != 4) {
-			c->action = n < 28 ? C_BAD : C_FLOOD;
-			snprintf(c->why, sizeof c->why, "short arp");
-			return;
-		}
-		unsigned op = get16(l3 + 6);
-		const uint8_t *spa = l3 + 14, *tpa = l3 + 24;
-		c->f.fam = 4;
-		c->f.proto = -1;
-		memcpy(c->f.src, spa, 4);
-		memcpy(c->f.dst, tpa, 4);
-		if (is_zero(spa, 4) || memcmp(spa, tpa, 4) == 0 || (op != 1 && op != 2)) {
-			c->action = C_FLOOD;
-			return;
-		}
-		c->action = C_KEY;
-		c->may_start = op == 1;
-		if (opt_mode == M_DST)
-			addr_key(&c->key, K_DST, 4, tpa);
-		else if (opt_mode == M_SRC)
-			addr_key(&c->key, K_SRC, 4, spa);
-		else
-			flow_key(&c->key, 4, -1, spa, 0, tpa, 0);
-		return;
-	}
-	if (type == 0x0800) {
-		if (n < 20 || (l3[0] >> 4) != 4 || (l3[0] & 15) < 5 || n < (uint32_t)(l3[0] & 15) * 4u) {
-			c->action = C_BAD;
-			snprintf(c->why, sizeof c->why, "bad ipv4 header");
-			return;
-		}
-		fam = 4;
-		proto = l3[9];
-		src = l3 + 12;
-		dst = l3 + 16;
-		uint32_t hl = (uint32_t)(l3[0] & 15) * 4u;
-		l4 = l3 + hl;
-		l4len = n - hl;
-		l4ok = (get16(l3 + 6) & 0x1fff) == 0; /* a later fragment has no ports */
-	} else if (type == 0x86dd) {
-		if (n < 40 || (l3[0] >> 4) != 6) {
-			c->action = C_BAD;
-			snprintf(c->why, sizeof c->why, "bad ipv6 header");
-			return;
-		}
-		fam = 6;
-		src = l3 + 8;
-		dst = l3 + 24;
-		int nh = l3[6];
-		uint32_t o = 40;
-		l4ok = 1;
-		/* Extension headers, to the transport header. */
-		for (int i = 0; i < 8 && o + 8 <= n; i++) {
-			if (nh == 0 || nh == 43 || nh == 60) {
-				uint32_t el = ((uint32_t)l3[o + 1] + 1) * 8;
-				nh = l3[o];
-				o += el;
-			} else if (nh == 44) {
-				l4ok = (get16(l3 + o + 2) & 0xfff8) == 0;
-				nh = l3[o];
-				o += 8;
-			} else if (nh == 51) {
-				uint32_t el = ((uint32_t)l3[o + 1] + 2) * 4;
-				nh = l3[o];
-				o += el;
-			} else {
-				break;
-			}
-		}
-		proto = nh;
-		if (o > n)
-			o = n;
-		l4 = l3 + o;
-		l4len = n - o;
-	} else {
-		c->action = C_FLOOD; /* neither IP nor ARP: LLDP, a test frame ... */
-		return;
-	}
-	unsigned sp = 0, dp = 0;
-	if (l4ok && (proto == 6 || proto == 17 || proto == 132 || proto == 136) && l4len >= 4) {
-		sp = get16(l4);
-		dp = get16(l4 + 2);
-	} else if (l4ok && ((proto == 1 && l4len >= 8 && (l4[0] == 8 || l4[0] == 0)) ||
-			    (proto == 58 && l4len >= 8 && (l4[0] == 128 || l4[0] == 129)))) {
-		sp = dp = get16(l4 + 4); /* an echo's identifier tells pings apart */
-	}
-	c->f.fam = fam;
-	c->f.proto = proto;
-	memcpy(c->f.src, src, fam == 4 ? 4 : 16);
-	memcpy(c->f.dst, dst, fam == 4 ? 4 : 16);
-	c->f.sport = sp;
-	c->f.dport = dp;
-	c->action = C_KEY;
-	/* Neighbour discovery: solicitations by their target, advertisements to whom they answer. */
-	if (fam == 6 && proto == 58 && l4ok && l4len >= 24 && (l4[0] == 135 || l4[0] == 136)) {
-		const uint8_t *target = l4 + 8;
-		int sol = l4[0] == 135;
-		int unspec = is_zero(src, 16);
-		if (unspec || (!sol && mcast(6, dst))) {
-			c->action = C_FLOOD;
-			return;
-		}
-		c->may_start = sol;
-		memcpy(c->f.dst, sol ? target : dst, 16);
-		c->f.proto = -1;
-		if (opt_mode == M_DST)
-			addr_key(&c->key, K_DST, 6, sol ? target : dst);
-		else if (opt_mode == M_SRC)
-			addr_key(&c->key, K_SRC, 6, src);
-		else
-			flow_key(&c->key, 6, -1, src, 0, sol ? target : dst, 0);
-		return;
-	}
-	/* Multicast or broadcast (by address or by MAC): a switch floods it. */
-	if (mcast(fam, dst) || (p[0] & 1) || is_zero(src, fam == 4 ? 4 : 16)) {
-		c->action = C_FLOOD;
-		return;
-	}
-	c->may_start = 1;
-	if (opt_mode == M_DST)
-		addr_key(&c->key, K_DST, fam, dst);
-	else if (opt_mode == M_SRC)
-		addr_key(&c->key, K_SRC, fam, src);
-	else
-		flow_key(&c->key, fam, proto, src, sp, dst, dp);
-}
+/* ---- keys (sp_flowkey() in lib/flowkey.c classifies) ---- */
 
 static const char *proto_name(int proto, char *buf, size_t n)
 {
@@ -402,66 +171,24 @@ static const char *proto_name(int proto, char *buf, size_t n)
 	}
 }
 
-static void key_name(const struct key *k, char *out, size_t n)
+static void key_name(const struct sp_fkey *k, char *out, size_t n)
 {
 	char a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN], pb[16];
 	int af = k->fam == 4 ? AF_INET : AF_INET6;
 	inet_ntop(af, k->a, a, sizeof a);
 	inet_ntop(af, k->b, b, sizeof b);
 	switch (k->kind) {
-	case K_SRC: snprintf(out, n, "src-%s", a); break;
-	case K_DST: snprintf(out, n, "dst-%s", a); break;
-	case K_PAIR: snprintf(out, n, "pair-%s-%s", a, b); break;
+	case SP_FK_KSRC: snprintf(out, n, "src-%s", a); break;
+	case SP_FK_KDST: snprintf(out, n, "dst-%s", a); break;
+	case SP_FK_KPAIR: snprintf(out, n, "pair-%s-%s", a, b); break;
 	default:
 		snprintf(out, n, "%s-%s-%u-%s-%u", proto_name(k->proto, pb, sizeof pb), a, k->pa, b, k->pb);
 	}
 }
 
-
-/* The TCP header fields of a frame, if it is TCP (first fragment). */
-struct tcpi {
-	int fam;
-	const uint8_t *src, *dst;
-	unsigned sp, dp;
-	uint8_t flags;
-};
-
-static int tcp_info(const uint8_t *p, uint32_t len, struct tcpi *t)
-{
-	if (len < 14)
-		return 0;
-	uint32_t off = 12;
-	uint16_t type = get16(p + 12);
-	while ((type == 0x8100 || type == 0x88a8) && len >= off + 6) {
-		off += 4;
-		type = get16(p + off);
-	}
-	off += 2;
-	const uint8_t *l3 = p + off, *l4;
-	uint32_t n = len - off;
-	if (type == 0x0800 && n >= 20 && (l3[0] >> 4) == 4 && l3[9] == 6 && (get16(l3 + 6) & 0x1fff) == 0 &&
-	    n >= (uint32_t)(l3[0] & 15) * 4u + 14) {
-		t->fam = 4;
-		t->src = l3 + 12;
-		t->dst = l3 + 16;
-		l4 = l3 + (l3[0] & 15) * 4;
-	} else if (type == 0x86dd && n >= 54 && (l3[0] >> 4) == 6 && l3[6] == 6) {
-		t->fam = 6;
-		t->src = l3 + 8;
-		t->dst = l3 + 24;
-		l4 = l3 + 40;
-	} else {
-		return 0;
-	}
-	t->sp = get16(l4);
-	t->dp = get16(l4 + 2);
-	t->flags = l4[13];
-	return 1;
-}
-
 /* ---- children ---- */
 
-static struct child *find_key(const struct key *k)
+static struct child *find_key(const struct sp_fkey *k)
 {
 	for (unsigned i = 0; i < nkids; i++)
 		if (kids[i]->keyed && memcmp(&kids[i]->key, k, sizeof *k) == 0)
@@ -470,7 +197,7 @@ static struct child *find_key(const struct key *k)
 }
 
 /* Substitutes the %-words of one template word; NULL if out of memory. */
-static char *subst(const char *w, const struct first *f, const char *kname, unsigned n)
+static char *subst(const char *w, const struct sp_flowkey *f, const char *kname, unsigned n)
 {
 	size_t cap = strlen(w) + 128, len = 0;
 	char *o = malloc(cap);
@@ -514,7 +241,7 @@ static char *subst(const char *w, const struct first *f, const char *kname, unsi
 
 static int child_fmt(void) { return opt_fmt ? opt_fmt : out_fmt; }
 
-static struct child *spawn(const struct cls *c)
+static struct child *spawn(const struct sp_flowkey *c)
 {
 	char eb[SP_ERRBUF];
 	struct child *k = calloc(1, sizeof *k);
@@ -528,7 +255,7 @@ static struct child *spawn(const struct cls *c)
 	if (!av)
 		goto fail;
 	for (int i = 0; i < ntmpl; i++)
-		if (!(av[i] = subst(tmpl[i], &c->f, k->name, k->seq)))
+		if (!(av[i] = subst(tmpl[i], c, k->name, k->seq)))
 			goto fail;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
 		fprintf(stderr, "%s: cannot create a socket for '%s': %s\n", prog, k->name, strerror(errno));
@@ -614,16 +341,16 @@ fail:
 /* A RST from a booting child to a held SYN: not listening yet; the SYN goes again after a backoff. */
 static int swallow_rst(struct child *k, const struct sp_pkt *p)
 {
-	struct tcpi r, s;
-	if (k->last - k->born >= opt_boot_ns || !tcp_info(p->data, p->caplen, &r) || !(r.flags & 0x04))
+	struct sp_tcpinfo r, s;
+	if (k->last - k->born >= opt_boot_ns || !sp_tcpinfo(p->data, p->caplen, &r) || !(r.flags & 0x04))
 		return 0;
 	size_t n = r.fam == 4 ? 4 : 16;
 	for (int i = 0; i < NHELD; i++) {
 		struct held *h = &k->held[i];
-		if (!h->frame || h->due || !tcp_info(h->frame, h->len, &s))
+		if (!h->frame || h->due || !sp_tcpinfo(h->frame, h->len, &s))
 			continue;
-		if (s.fam == r.fam && !memcmp(s.src, r.dst, n) && !memcmp(s.dst, r.src, n) && s.sp == r.dp &&
-		    s.dp == r.sp) {
+		if (s.fam == r.fam && !memcmp(h->frame + s.src_off, p->data + r.dst_off, n) &&
+		    !memcmp(h->frame + s.dst_off, p->data + r.src_off, n) && s.sport == r.dport && s.dport == r.sport) {
 			h->due = k->last + h->delay;
 			if (h->delay < 64000000)
 				h->delay *= 2;
@@ -779,8 +506,8 @@ static void to_child(struct child *k, const struct sp_pkt *p, int hold)
 	}
 	k->in++;
 	k->last = mono_ns();
-	struct tcpi t;
-	if (hold && k->last - k->born < opt_boot_ns && tcp_info(p->data, p->caplen, &t) &&
+	struct sp_tcpinfo t;
+	if (hold && k->last - k->born < opt_boot_ns && sp_tcpinfo(p->data, p->caplen, &t) &&
 	    (t.flags & 0x16) == 0x02) {
 		/* A SYN to a stack still booting: kept, in case its listener is not up yet. */
 		struct held *h = NULL;
@@ -814,15 +541,15 @@ static void flush_children(void)
 
 static void dispatch(const struct sp_pkt *p)
 {
-	struct cls c;
-	classify(p->data, p->caplen, &c);
-	if (c.action == C_BAD) {
+	struct sp_flowkey c;
+	int kind = sp_flowkey(p->data, p->caplen, opt_mode, &c);
+	if (kind < 0) {
 		st.unparsable++;
 		if (st.unparsable <= 5)
 			fprintf(stderr, "%s: dropped frame %" PRIu64 ": %s\n", prog, st.in, c.why);
 		return;
 	}
-	if (c.action == C_FLOOD) {
+	if (kind == SP_FK_FLOOD) {
 		int any = 0;
 		for (unsigned i = 0; i < nkids; i++)
 			if (kids[i]->keyed) {
@@ -839,9 +566,9 @@ static void dispatch(const struct sp_pkt *p)
 		to_child(k, p, 1);
 		return;
 	}
-	if (opt_mode == M_FLOW) {
+	if (opt_mode == SP_FK_FLOW) {
 		/* ARP/ND: to every child between the two addresses. */
-		if (c.key.kind == K_PAIR) {
+		if (c.key.kind == SP_FK_KPAIR) {
 			int any = 0;
 			for (unsigned i = 0; i < nkids; i++) {
 				struct child *x = kids[i];
@@ -855,7 +582,7 @@ static void dispatch(const struct sp_pkt *p)
 				return;
 		} else {
 			/* A flow's first packet adopts the stack its ARP started. */
-			struct key pk = { .kind = K_PAIR, .fam = c.key.fam };
+			struct sp_fkey pk = { .kind = SP_FK_KPAIR, .fam = c.key.fam };
 			memcpy(pk.a, c.key.a, 16);
 			memcpy(pk.b, c.key.b, 16);
 			if ((k = find_key(&pk))) {
@@ -946,11 +673,11 @@ int main(int argc, char **argv)
 		switch (o) {
 		case 'k':
 			if (!strcmp(optarg, "flow"))
-				opt_mode = M_FLOW;
+				opt_mode = SP_FK_FLOW;
 			else if (!strcmp(optarg, "src"))
-				opt_mode = M_SRC;
+				opt_mode = SP_FK_SRC;
 			else if (!strcmp(optarg, "dst"))
-				opt_mode = M_DST;
+				opt_mode = SP_FK_DST;
 			else
 				die_usage("bad key '%s': flow, src or dst", optarg);
 			break;
