@@ -227,8 +227,9 @@ int sp_tcpinfo(const uint8_t *p, uint32_t len, struct sp_tcpinfo *t)
 	uint16_t type = ethertype(p, len, &off);
 	const uint8_t *l3 = p + off;
 	uint32_t n = len - off, l4;
-	if (type == 0x0800 && n >= 20 && (l3[0] >> 4) == 4 && l3[9] == 6 && (get16(l3 + 6) & 0x1fff) == 0 &&
-	    n >= (uint32_t)(l3[0] & 15) * 4u + 14) {
+	/* An IHL under 5 would put the "TCP header" inside the IP header: sp_flowkey calls that bad. */
+	if (type == 0x0800 && n >= 20 && (l3[0] >> 4) == 4 && (l3[0] & 15) >= 5 && l3[9] == 6 &&
+	    (get16(l3 + 6) & 0x1fff) == 0 && n >= (uint32_t)(l3[0] & 15) * 4u + 14) {
 		t->fam = 4;
 		t->src_off = off + 12;
 		t->dst_off = off + 16;
