@@ -230,7 +230,13 @@ static void test_filtered(void)
 	int p[2];
 	if (pipe(p) < 0)
 		abort();
+	/*
+	 * Our forks inherit our stage name until they exec; a shell's fork is named after the
+	 * shell, so the filter's fork must never pass for a stage while cat starts.
+	 */
+	prctl(PR_SET_NAME, "sh");
 	pid_t cat = child(p[0], w, cat_filter, NULL);
+	prctl(PR_SET_NAME, "pktlink");
 	int expect = SP_LINK_FILTERED;
 	pid_t pid = child(-1, p[1], upstream_stage, &expect);
 	close(w);
