@@ -54,5 +54,5 @@ if [ "$HAVE_STDPKT" = 1 ]; then
 	# SIGTERM must take each stage down with its named namespace.
 	kill $sp_pids 2>/dev/null
 	wait $sp_pids 2>/dev/null
-	for ns in $sp_ns; do [ -e "/run/netns/$ns" ] && echo "stdpkt-goodput: $ns left behind after SIGTERM" >&2; done
+	for ns in $sp_ns; do [ ! -e "/run/netns/$ns" ] || echo "stdpkt-goodput: $ns left behind after SIGTERM" >&2; done
 fi
