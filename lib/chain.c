@@ -53,7 +53,7 @@ const char *sp_chain_kind_name(int kind)
 
 int sp_chain_is_stage_name(const char *comm)
 {
-	return strcmp(comm, "stdpkt") == 0 || strcmp(comm, "pktlink") == 0;
+	return strcmp(comm, "stdpkt") == 0 || strcmp(comm, "pktlink") == 0 || strcmp(comm, "pktinetd") == 0;
 }
 
 /*

@@ -26,7 +26,7 @@
  *    a pipeline.  Processes of other uids are never walked through; root,
  *    who can see them, reports them as the chain's end.
  *  - Walking upstream from our stdin pipe: its writer is a stage (comm
- *    "stdpkt" or "pktlink", see sp_chain_is_stage_name) -> the peer; an
+ *    "stdpkt", "pktlink" or "pktinetd", see sp_chain_is_stage_name) -> the peer; an
  *    ordinary program -> a filter, continue from its own stdin pipe; a
  *    process of another uid, no writer, a stdin that is no anonymous pipe
  *    (a file, a FIFO, a tty) -> the chain starts there: no peer, decided at

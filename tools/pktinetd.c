@@ -50,6 +50,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "chain.h"
 #include "flowkey.h"
 #include "stdpkt.h"
 
@@ -109,6 +110,8 @@ static unsigned nkids; /* live (not freed) */
 static unsigned seq;
 
 static struct sp_writer *outw;
+/* Frames come in on in_fd and replies leave by out_fd: stdin and stdout, or the link to the stage before. */
+static int in_fd = 0, out_fd = 1;
 static int out_fmt;
 static int out_closed;
 
@@ -618,7 +621,7 @@ static void out_frame(const struct sp_pkt *p)
 		return;
 	if (!outw) {
 		struct sp_writer_conf wc = { .format = opt_fmt ? opt_fmt : (out_fmt ? out_fmt : SP_FMT_ASCII) };
-		if (!(outw = sp_writer_new(1, &wc, eb))) {
+		if (!(outw = sp_writer_new(out_fd, &wc, eb))) {
 			fprintf(stderr, "%s: cannot write to stdout: %s\n", prog, eb);
 			out_closed = 1;
 			return;
@@ -745,15 +748,30 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	/*
+	 * After `stdpkt ... |` the stage before us waits to meet us behind the pipe: the replies then go
+	 * back on the link it opens (stdpkt(1), CHAIN LINKS), with no FIFO.  A direct link carries both
+	 * directions; with filters between us, frames still come through them on stdin.
+	 */
+	struct sp_chain_link up, down;
+	if (sp_chain_meet(0, -1, 0, 0, &up, &down, eb) < 0)
+		fprintf(stderr, "%s: chain link: %s\n", prog, eb);
+	else if (up.kind == SP_LINK_DIRECT)
+		in_fd = out_fd = up.fd;
+	else if (up.kind == SP_LINK_FILTERED)
+		out_fd = up.fd;
+	if (opt_verbose)
+		fprintf(stderr, "%s: upstream link: %s%s%s\n", prog, sp_chain_kind_name(up.kind),
+			up.why[0] ? ": " : "", up.why);
+	/*
 	 * stdin is polled with the other streams, and sp_read_nb may read
 	 * again after a whole record, so it must not block; a terminal is left
 	 * as it is (its reads come a line at a time anyway).
 	 */
-	if (!isatty(0))
-		fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK);
+	if (!isatty(in_fd))
+		fcntl(in_fd, F_SETFL, fcntl(in_fd, F_GETFL) | O_NONBLOCK);
 	/* As stdpkt: ASCII and pcap(ng) are told apart by themselves, VDE must be said. */
 	struct sp_reader_conf ic = { .format = opt_fmt == SP_FMT_VDE ? SP_FMT_VDE : SP_FMT_AUTO };
-	struct sp_reader *in = sp_reader_new(0, &ic, eb);
+	struct sp_reader *in = sp_reader_new(in_fd, &ic, eb);
 	if (!in) {
 		fprintf(stderr, "%s: cannot read stdin: %s\n", prog, eb);
 		return 1;
@@ -761,7 +779,7 @@ int main(int argc, char **argv)
 	if (opt_fmt) {
 		/* A pcap stdout gets its header now, even if no frame ever comes. */
 		struct sp_writer_conf wc = { .format = opt_fmt };
-		if (!(outw = sp_writer_new(1, &wc, eb))) {
+		if (!(outw = sp_writer_new(out_fd, &wc, eb))) {
 			fprintf(stderr, "%s: cannot write to stdout: %s\n", prog, eb);
 			return 1;
 		}
@@ -822,7 +840,7 @@ int main(int argc, char **argv)
 		}
 		int np = 0;
 		pfd[np++] = (struct pollfd){ .fd = sfd, .events = POLLIN };
-		pfd[np++] = (struct pollfd){ .fd = in_done ? -1 : 0, .events = POLLIN };
+		pfd[np++] = (struct pollfd){ .fd = in_done ? -1 : in_fd, .events = POLLIN };
 		unsigned nk = nkids;
 		for (unsigned i = 0; i < nk; i++) {
 			pk[i] = kids[i];
