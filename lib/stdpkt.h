@@ -147,7 +147,7 @@ int sp_ascii_decode(const char *line, size_t len, uint8_t *frame, uint32_t maxfr
 
 /* Wall clock in nanoseconds since the epoch. */
 int64_t sp_now_ns(void);
-/* Parses a number in [min, max] (decimal, 0x hex, k/m/g suffixes if allow_suffix). -1 on error. */
+/* Parses a decimal number in [min, max] (k/m/g multiply by 1000 if allow_suffix). -1 on error. */
 int sp_parse_num(const char *s, uint64_t min, uint64_t max, int allow_suffix, uint64_t *out);
 
 #endif

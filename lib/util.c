@@ -50,7 +50,8 @@ int sp_parse_num(const char *s, uint64_t min, uint64_t max, int allow_suffix, ui
 		return -1;
 	char *end;
 	errno = 0;
-	unsigned long long v = strtoull(s, &end, 0);
+	/* Base 10 only: a count of 010 is ten, as a user means it, not octal eight. */
+	unsigned long long v = strtoull(s, &end, 10);
 	if (errno || end == s)
 		return -1;
 	uint64_t mul = 1;
