@@ -924,7 +924,7 @@ int main(int argc, char **argv)
 			break;
 		}
 		case 'q':
-			if (sp_parse_num(optarg, 1024, 1ull << 32, 1, &v) < 0) {
+			if (sp_parse_num(optarg, 1000, 4000000000ull, 1, &v) < 0) {
 				fprintf(stderr, "%s: bad queue size '%s': must be 1k..4g bytes\n", prog, optarg);
 				return 2;
 			}

@@ -708,7 +708,7 @@ int main(int argc, char **argv)
 			opt_max = (unsigned)v;
 			break;
 		case 'q':
-			if (sp_parse_num(optarg, 4096, 1u << 30, 1, &v) < 0)
+			if (sp_parse_num(optarg, 4000, 1000000000, 1, &v) < 0)
 				die_usage("bad queue size '%s': 4k..1g bytes", optarg);
 			opt_qbytes = (size_t)v;
 			break;
