@@ -21,7 +21,7 @@ static const char *prog = "pktlink";
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: pktlink [-1ehnv] [-B bytes] [-F format] [-o file] [-P bytes] [-t ms]\n"
+		"usage: pktlink [-1eGhnv] [-B bytes] [-F format] [-o file] [-P bytes] [-t ms]\n"
 		"  Meets the stdpkt/pktlink stages next to it in a shell pipeline, then relays\n"
 		"  frames downstream (stdin or the upstream link -> stdout or the downstream link)\n"
 		"  and return frames upstream (downstream link -> upstream link).\n"
