@@ -78,6 +78,15 @@
 #define MAXSYSCTL 64
 #define BATCH 64
 #define VHLEN ((uint32_t)sizeof(struct virtio_net_hdr))
+/*
+ * SO_SNDBUF/SO_RCVBUF of a link socket (the kernel doubles it: 512 KiB, eight
+ * super-frames).  The default (~200 KiB) holds three, and the sender would
+ * wait for the receiver every few frames; but 4 MiB was slower still: a
+ * burst that large passes through the caches cold on every one of its four
+ * copies (TAP read, socket write, socket read, TAP write), about 10% more
+ * stage CPU per byte (bench/duplex.sh).  A smaller limit is no error.
+ */
+#define LINK_SOCKBUF (256 << 10)
 
 static const char *prog = "stdpkt";
 
@@ -1231,7 +1240,7 @@ static int ctl_swap(int side, int nfd, pid_t peer, char *why, size_t whylen)
 	struct iface *f = l->f;
 	struct sink *k = l->snk;
 	struct source *s = l->src;
-	int v = 4 << 20;
+	int v = LINK_SOCKBUF;
 	setsockopt(nfd, SOL_SOCKET, SO_SNDBUF, &v, sizeof v);
 	setsockopt(nfd, SOL_SOCKET, SO_RCVBUF, &v, sizeof v);
 	char eb[SP_ERRBUF];
@@ -1600,14 +1609,8 @@ int main(int argc, char **argv)
 		f->snk[0].on = f->tx.kind != EP_NONE;
 	}
 	int linked = wire_links(&up, &down, U, D);
-	/*
-	 * A socket's default buffer (~200 KiB) holds three super-frames: the
-	 * sender would wait for the receiver at every few frames.  4 MiB lets
-	 * a TCP window's worth pass with few wake-ups; a smaller limit is no
-	 * error.
-	 */
 	for (int i = 0; i < 2; i++) {
-		int fd = i ? down.fd : up.fd, v = 4 << 20;
+		int fd = i ? down.fd : up.fd, v = LINK_SOCKBUF;
 		if (fd >= 0) {
 			setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof v);
 			setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof v);
