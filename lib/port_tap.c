@@ -219,9 +219,13 @@ static int tap_send(struct sp_port *p, const struct sp_pkt *v, int n)
 					return fail(p, "cannot poll", errno);
 				continue;
 			}
-			if (errno == EIO || errno == EBADFD || errno == ENODEV)
+			if (errno == EBADFD || errno == ENODEV)
 				return fail(p, "cannot write to", errno);
-			/* EINVAL, EMSGSIZE, EFAULT...: this frame is bad, the device is fine. */
+			/*
+			 * EIO: the interface is down (someone ran `ip link set eth0 down`); a NIC
+			 * that is down drops and counts, and the port lives on for when it comes up.
+			 * EINVAL, EMSGSIZE, EFAULT...: this frame is bad, the device is fine.
+			 */
 			t->st.tx_errs++;
 			break;
 		}
