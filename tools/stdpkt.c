@@ -869,7 +869,8 @@ static void *in_thread(void *arg)
 			int rc2;
 			if (f->vnet) {
 				rc2 = vnet_send(f, &p) < 0 ? -1 : 1;
-				if (rc2 < 0 && (errno == EIO || errno == EBADFD))
+				/* EIO is an interface set down: counted below, as a NIC that is down drops. */
+				if (rc2 < 0 && (errno == EBADFD || errno == ENODEV))
 					break;
 				if (rc2 < 0)
 					atomic_fetch_add(&f->in_refused, 1);
@@ -1143,6 +1144,15 @@ static int wire_links(const struct sp_chain_link *up, const struct sp_chain_link
 
 /* ---- the control socket (pktctl) ---- */
 
+/* Frames read from the stream that the interface would not take (bad, or it was down). */
+static uint64_t in_refused(struct iface *f)
+{
+	struct sp_port_stats ps = { 0 };
+	if (f->port)
+		sp_port_stats(f->port, &ps);
+	return f->in_bad + f->in_refused + ps.tx_errs;
+}
+
 static char ctl_path[100];
 static char **cmd_argv;
 static atomic_int quit_asked;
@@ -1202,7 +1212,7 @@ static void put_status(struct outbuf *o)
 		}
 		put_f(o, "\ncount %s rx %" PRIu64 " %" PRIu64 " bad %" PRIu64 " tx %" PRIu64 " %" PRIu64
 			 " dropped %" PRIu64 "\n",
-		      f->name, (uint64_t)f->in_pkts, (uint64_t)f->in_bytes, (uint64_t)(f->in_bad + f->in_refused),
+		      f->name, (uint64_t)f->in_pkts, (uint64_t)f->in_bytes, in_refused(f),
 		      (uint64_t)f->out_pkts, (uint64_t)f->out_bytes, (uint64_t)f->out_dropped);
 	}
 	for (int i = 0; i < 2; i++) {
@@ -1533,6 +1543,8 @@ static int veth_port(struct sp_nl *nl, struct iface *f, char *eb)
 static void fail(const char *msg)
 {
 	fprintf(stderr, "%s: %s\n", prog, msg);
+	if (ctl_path[0])
+		unlink(ctl_path); /* or dead stages' sockets pile up in the run directory */
 	exit(1);
 }
 
@@ -1942,7 +1954,7 @@ int main(int argc, char **argv)
 			fprintf(stderr,
 				"%s: %s: rx %" PRIu64 " packets, %" PRIu64 " bytes, %" PRIu64 " bad; tx %" PRIu64
 				" packets, %" PRIu64 " bytes, %" PRIu64 " dropped\n",
-				prog, f->name, f->in_pkts, f->in_bytes, f->in_bad + f->in_refused, f->out_pkts,
+				prog, f->name, f->in_pkts, f->in_bytes, in_refused(f), f->out_pkts,
 				f->out_bytes, f->out_dropped);
 		}
 	}
