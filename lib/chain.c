@@ -28,12 +28,7 @@ static void fmt(char *buf, size_t len, const char *f, ...)
 	va_end(ap);
 }
 
-static int64_t mono_ms(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
+static int64_t mono_ms(void) { return sp_mono_ns() / 1000000; }
 
 static void sleep_ms(int ms)
 {
@@ -330,12 +325,9 @@ static int table_add(struct table *t, const struct proc *p)
 	return 0;
 }
 
-/*
- * The cheap pass, one readlink per process: the processes (not us) whose fd
- * fdno is pipe ino, fully loaded.  Reading every /proc/PID/stat costs ten
- * times more, and is left to the rare cases that need it (recent()).
- */
-static int holders(uint64_t ino, int fdno, struct table *t)
+/* Fills t with the processes of /proc that pick() loads into p and accepts. */
+static int scan(struct table *t, int (*pick)(int procfd, pid_t pid, pid_t self, struct proc *p, const void *arg),
+		const void *arg)
 {
 	t->n = 0;
 	DIR *d = opendir("/proc");
@@ -347,9 +339,8 @@ static int holders(uint64_t ino, int fdno, struct table *t)
 	while ((e = readdir(d))) {
 		if (e->d_name[0] < '1' || e->d_name[0] > '9')
 			continue;
-		pid_t pid = atoi(e->d_name);
 		struct proc p;
-		if (pid == self || fd_ino_at(procfd, pid, fdno) != ino || load_proc(procfd, pid, &p, 1) < 0)
+		if (!pick(procfd, atoi(e->d_name), self, &p, arg))
 			continue;
 		if (table_add(t, &p) < 0) {
 			closedir(d);
@@ -360,6 +351,28 @@ static int holders(uint64_t ino, int fdno, struct table *t)
 	return 0;
 }
 
+struct holding {
+	uint64_t ino;
+	int fdno;
+};
+
+static int pick_holder(int procfd, pid_t pid, pid_t self, struct proc *p, const void *arg)
+{
+	const struct holding *h = arg;
+	return pid != self && fd_ino_at(procfd, pid, h->fdno) == h->ino && load_proc(procfd, pid, p, 1) == 0;
+}
+
+/*
+ * The cheap pass, one readlink per process: the processes (not us) whose fd
+ * fdno is pipe ino, fully loaded.  Reading every /proc/PID/stat costs ten
+ * times more, and is left to the rare cases that need it (recent()).
+ */
+static int holders(uint64_t ino, int fdno, struct table *t)
+{
+	struct holding h = { ino, fdno };
+	return scan(t, pick_holder, &h);
+}
+
 /*
  * Recent processes, those with a pid not far below ours (pids are handed out
  * in increasing order, and a pipeline's members and their children are made
@@ -368,30 +381,13 @@ static int holders(uint64_t ino, int fdno, struct table *t)
  * After pids wrap this misses some, which can only make a neighbour wait.
  */
 #define SP_CHAIN_PID_WINDOW 1024
-static int recent(struct table *t)
+static int pick_recent(int procfd, pid_t pid, pid_t self, struct proc *p, const void *arg)
 {
-	t->n = 0;
-	DIR *d = opendir("/proc");
-	if (!d)
-		return SP_EIO;
-	int procfd = dirfd(d);
-	pid_t self = getpid();
-	struct dirent *e;
-	while ((e = readdir(d))) {
-		if (e->d_name[0] < '1' || e->d_name[0] > '9')
-			continue;
-		pid_t pid = atoi(e->d_name);
-		struct proc p;
-		if (pid + SP_CHAIN_PID_WINDOW < self || load_proc(procfd, pid, &p, 0) < 0)
-			continue;
-		if (table_add(t, &p) < 0) {
-			closedir(d);
-			return SP_ENOMEM;
-		}
-	}
-	closedir(d);
-	return 0;
+	(void)arg;
+	return pid + SP_CHAIN_PID_WINDOW >= self && load_proc(procfd, pid, p, 0) == 0;
 }
+
+static int recent(struct table *t) { return scan(t, pick_recent, NULL); }
 
 static int64_t age_ms(const struct proc *p)
 {

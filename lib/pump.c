@@ -229,18 +229,12 @@ static int tx_flush(struct sp_pump *p, struct txbatch *b, char *errbuf)
 	return 0;
 }
 
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 /* Sleeps until the monotonic time due; 1 if asked to stop meanwhile. */
 static int sleep_until(struct sp_pump *p, int64_t due)
 {
 	for (;;) {
-		int64_t d = due - mono_ns();
+		int64_t d = due - sp_mono_ns();
 		if (d <= 0)
 			return 0;
 		struct timespec ts = { d / 1000000000, d % 1000000000 };
@@ -284,10 +278,10 @@ static int tx_loop(struct sp_pump *p, struct sp_reader *r, struct txbatch *b, ch
 		if (c->timed && pk.ts != SP_TS_NONE) {
 			if (t0 == SP_TS_NONE) {
 				t0 = pk.ts;
-				m0 = mono_ns();
+				m0 = sp_mono_ns();
 			} else if (pk.ts > t0) {
 				int64_t due = m0 + (pk.ts - t0);
-				if (due > mono_ns()) {
+				if (due > sp_mono_ns()) {
 					if (b->n && tx_flush(p, b, errbuf) < 0)
 						return SP_EIO;
 					if (sleep_until(p, due))

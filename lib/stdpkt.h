@@ -147,6 +147,8 @@ int sp_ascii_decode(const char *line, size_t len, uint8_t *frame, uint32_t maxfr
 
 /* Wall clock in nanoseconds since the epoch. */
 int64_t sp_now_ns(void);
+/* Monotonic clock in nanoseconds, for intervals and deadlines. */
+int64_t sp_mono_ns(void);
 /* Parses a decimal number in [min, max] (k/m/g multiply by 1000 if allow_suffix). -1 on error. */
 int sp_parse_num(const char *s, uint64_t min, uint64_t max, int allow_suffix, uint64_t *out);
 

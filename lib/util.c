@@ -44,6 +44,13 @@ int64_t sp_now_ns(void)
 	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
 }
 
+int64_t sp_mono_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
 int sp_parse_num(const char *s, uint64_t min, uint64_t max, int allow_suffix, uint64_t *out)
 {
 	if (!s || !*s || isspace((unsigned char)*s) || *s == '-' || *s == '+')

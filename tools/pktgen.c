@@ -223,12 +223,6 @@ static uint64_t offset_ns(uint64_t i, uint64_t rate)
 	return i / rate * NSEC + i % rate * NSEC / rate;
 }
 
-static int64_t mono_ns(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * (int64_t)NSEC + t.tv_nsec;
-}
 
 /* The frame being generated: a template built once, whose varying fields are patched per frame. */
 struct gen {
@@ -599,7 +593,7 @@ int main(int argc, char **argv)
 	 * keeps the average exact however late a wake-up comes.
 	 */
 	int pace = rate > 0 && synth == SP_TS_NONE;
-	int64_t wall0 = sp_now_ns(), mono0 = mono_ns();
+	int64_t wall0 = sp_now_ns(), mono0 = sp_mono_ns();
 	int64_t t0 = synth != SP_TS_NONE ? synth : pace ? wall0 : SP_TS_NONE;
 	struct sp_pkt p = { .data = g.f, .caplen = g.len, .wirelen = g.len, .ts = SP_TS_NONE };
 	uint64_t i = 0;
@@ -607,7 +601,7 @@ int main(int argc, char **argv)
 	while (count == 0 || i < count) {
 		uint64_t n = BATCH;
 		if (pace) {
-			uint64_t el = (uint64_t)(mono_ns() - mono0);
+			uint64_t el = (uint64_t)(sp_mono_ns() - mono0);
 			uint64_t due = el / NSEC * rate + el % NSEC * rate / NSEC + 1; /* frames 0..due-1 are due */
 			if (i >= due) {
 				if ((rc = sp_writer_flush(w)) < 0)
@@ -645,7 +639,7 @@ out:
 		status = 1;
 	}
 	if (verbose) {
-		double secs = (double)(mono_ns() - mono0) / 1e9;
+		double secs = (double)(sp_mono_ns() - mono0) / 1e9;
 		fprintf(stderr, "%s: %" PRIu64 " packets, %" PRIu64 " bytes in %.3f s\n", prog, pkts, bytes, secs);
 	}
 	free(g.f);

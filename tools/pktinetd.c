@@ -152,12 +152,6 @@ static void die_usage(const char *fmt, const char *arg)
 	exit(2);
 }
 
-static int64_t mono_ns(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * 1000000000LL + t.tv_nsec;
-}
 
 /* ---- keys (sp_flowkey() in lib/flowkey.c classifies) ---- */
 
@@ -319,7 +313,7 @@ static struct child *spawn(const struct sp_flowkey *c)
 	} else {
 		k->keyed = 1;
 	}
-	k->born = k->last = mono_ns();
+	k->born = k->last = sp_mono_ns();
 	kids[nkids++] = k;
 	st.started++;
 	if (opt_verbose)
@@ -376,7 +370,7 @@ static int drain_child(struct child *k)
 		int rc = sp_read_nb(k->r, &p);
 		if (rc == 1) {
 			k->out++;
-			k->last = mono_ns();
+			k->last = sp_mono_ns();
 			if (!swallow_rst(k, &p))
 				out_frame(&p);
 			continue;
@@ -401,7 +395,7 @@ static void child_status_line(const struct child *k, const char *how)
 {
 	fprintf(stderr, "%s: child %d '%s': in %" PRIu64 ", out %" PRIu64 ", dropped %" PRIu64 "; %s after %" PRId64
 		" ms\n",
-		prog, (int)k->pid, k->name, k->in, k->out, k->dropped, how, (mono_ns() - k->born) / 1000000);
+		prog, (int)k->pid, k->name, k->in, k->out, k->dropped, how, (sp_mono_ns() - k->born) / 1000000);
 }
 
 static void free_child(unsigned i)
@@ -450,7 +444,7 @@ static void end_child(struct child *k, int idle)
 	k->ending = 1;
 	k->idled = idle;
 	k->keyed = 0;
-	k->end_at = mono_ns();
+	k->end_at = sp_mono_ns();
 	kill(k->pid, SIGTERM);
 }
 
@@ -508,7 +502,7 @@ static void to_child(struct child *k, const struct sp_pkt *p, int hold)
 		return;
 	}
 	k->in++;
-	k->last = mono_ns();
+	k->last = sp_mono_ns();
 	struct sp_tcpinfo t;
 	if (hold && k->last - k->born < opt_boot_ns && sp_tcpinfo(p->data, p->caplen, &t) &&
 	    (t.flags & 0x16) == 0x02) {
@@ -795,7 +789,7 @@ int main(int argc, char **argv)
 	while (!sig) {
 		if (in_done && nkids == 0)
 			break;
-		int64_t now = mono_ns(), next = -1;
+		int64_t now = sp_mono_ns(), next = -1;
 		for (unsigned i = 0; i < nkids; i++) {
 			struct child *k = kids[i];
 			if (k->ending) {
